@@ -1,0 +1,327 @@
+"""HTTPS webhooks served by the test process for the local kube-apiserver.
+
+``WebhookServer`` is a stdlib ``http.server`` on 127.0.0.1 (free port, own CA, serving cert with SAN IP
+127.0.0.1) running in a daemon thread. Handlers are registered by path; each takes the parsed JSON review
+(ConversionReview, AdmissionReview, ...) and returns the JSON body to answer with.
+
+``tkc_conversion`` converts TanzuKubernetesCluster objects between v1alpha1 and v1alpha2/v1alpha3.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import copy
+import http.server
+import json
+import ssl
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from . import certs
+
+Handler = Callable[[dict], dict]
+
+TKC_GROUP = "run.tanzu.vmware.com"
+CONVERSION_ANNOTATION = "run.tanzu.vmware.com/conversion-data"
+
+
+class WebhookServer:
+    """A small HTTPS server hosting webhook handlers by path (``add_handler``)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+        #: the last requests received, as (path, parsed body) tuples, newest last
+        self.requests: collections.deque[tuple[str, Any]] = collections.deque(maxlen=200)
+        #: handler failures, as (path, traceback text)
+        self.errors: list[tuple[str, str]] = []
+        self._ca = certs.new_ca("driftd-envtest-webhook-ca")
+        key, cert = certs.issue(self._ca, "driftd-envtest-webhook", server_names=[host, "localhost"], client=False)
+        self._tmp = tempfile.TemporaryDirectory(prefix="driftd-webhook-")
+        crt_path, key_path = Path(self._tmp.name, "tls.crt"), Path(self._tmp.name, "tls.key")
+        crt_path.write_bytes(cert)
+        key_path.write_bytes(key)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(crt_path), str(key_path))
+
+        server = self
+
+        class _RequestHandler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                path = self.path.split("?", 1)[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                with server._lock:
+                    fn = server._handlers.get(path)
+                if fn is None:
+                    return self._send(404, {"error": f"no handler for {path}"})
+                try:
+                    review = json.loads(raw or b"null")
+                    server.requests.append((path, review))
+                    answer = fn(review)
+                except Exception:  # noqa: BLE001 - report to the API server and keep serving
+                    tb = traceback.format_exc()
+                    server.errors.append((path, tb))
+                    return self._send(500, {"error": tb})
+                self._send(200, answer)
+
+            def _send(self, code: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer((host, port), _RequestHandler)
+        self._httpd.daemon_threads = True
+        self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+        self.host = host
+        self.port = self._httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "WebhookServer":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever, name="envtest-webhooks", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "WebhookServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ handlers
+    def add_handler(self, path: str, fn: Handler) -> str:
+        """Serve ``fn`` at ``path`` (replacing any handler there); returns ``url_for(path)``."""
+        if not path.startswith("/"):
+            path = "/" + path
+        with self._lock:
+            self._handlers[path] = fn
+        return self.url_for(path)
+
+    def remove_handler(self, path: str) -> None:
+        with self._lock:
+            self._handlers.pop(path, None)
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def url_for(self, path: str) -> str:
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.url + path
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self._ca[1]
+
+    @property
+    def ca_bundle(self) -> str:
+        """Base64 PEM of the CA, for ``clientConfig.caBundle``."""
+        return base64.b64encode(self._ca[1]).decode()
+
+    def client_config(self, path: str) -> dict:
+        """``{"url": ..., "caBundle": ...}`` for a webhook/conversion configuration."""
+        return {"url": self.url_for(path), "caBundle": self.ca_bundle}
+
+
+# ---------------------------------------------------------------------- TKC conversion
+_V1A1_NODE = {"count": "replicas", "class": "vmClass", "storageClass": "storageClass", "volumes": "volumes"}
+_V1A2_NODE = {v: k for k, v in _V1A1_NODE.items()}
+_WORKERS_POOL = "workers"
+
+
+def _hub(api_version: str) -> bool:
+    """True for the versions with nodePools (v1alpha2 ≡ v1alpha3 here)."""
+    return api_version.split("/")[-1] in ("v1alpha2", "v1alpha3")
+
+
+def _rename(d: dict, mapping: dict[str, str]) -> tuple[dict, dict]:
+    """Rename keys known to ``mapping``; returns (renamed, leftovers)."""
+    out, rest = {}, {}
+    for k, v in d.items():
+        if k in mapping:
+            out[mapping[k]] = copy.deepcopy(v)
+        else:
+            rest[k] = copy.deepcopy(v)
+    return out, rest
+
+
+def _down(obj: dict) -> dict:
+    """v1alpha2/3 -> v1alpha1; what v1alpha1 cannot hold goes to the conversion-data annotation."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return obj
+    stash: dict[str, Any] = {}
+    new_spec: dict[str, Any] = {}
+    for k, v in spec.items():
+        if k in ("distribution", "settings"):
+            new_spec[k] = copy.deepcopy(v)
+        elif k == "topology":
+            continue
+        else:
+            stash.setdefault("spec", {})[k] = copy.deepcopy(v)
+    topo = spec.get("topology")
+    if isinstance(topo, dict):
+        new_topo: dict[str, Any] = {}
+        for k, v in topo.items():
+            if k == "controlPlane" and isinstance(v, dict):
+                cp, rest = _rename(v, _V1A2_NODE)
+                new_topo["controlPlane"] = cp
+                if rest:
+                    stash["controlPlane"] = rest
+            elif k == "nodePools" and isinstance(v, list):
+                pools = v
+                if pools and isinstance(pools[0], dict):
+                    workers, _ = _rename(pools[0], _V1A2_NODE)
+                    new_topo["workers"] = workers
+                exact = (
+                    len(pools) == 1
+                    and isinstance(pools[0], dict)
+                    and pools[0].get("name") == _WORKERS_POOL
+                    and set(pools[0]) <= set(_V1A2_NODE) | {"name"}
+                )
+                if not exact:
+                    stash["nodePools"] = copy.deepcopy(pools)
+            else:
+                stash.setdefault("topology", {})[k] = copy.deepcopy(v)
+        new_spec["topology"] = new_topo
+    elif "topology" in spec:
+        stash.setdefault("spec", {})["topology"] = copy.deepcopy(topo)
+    obj["spec"] = new_spec
+    _set_stash(obj, stash)
+    return obj
+
+
+def _up(obj: dict) -> dict:
+    """v1alpha1 -> v1alpha2/3, restoring what was stashed in the conversion-data annotation."""
+    stash = _take_stash(obj)
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return obj
+    new_spec: dict[str, Any] = {}
+    for k, v in spec.items():
+        if k == "topology" and isinstance(v, dict):
+            new_topo: dict[str, Any] = {}
+            for tk, tv in v.items():
+                if tk == "controlPlane" and isinstance(tv, dict):
+                    cp, rest = _rename(tv, _V1A1_NODE)
+                    cp.update(rest)
+                    for sk, sv in (stash.get("controlPlane") or {}).items():
+                        cp.setdefault(sk, sv)
+                    new_topo["controlPlane"] = cp
+                elif tk == "workers" and isinstance(tv, dict):
+                    continue
+                else:
+                    new_topo[tk] = copy.deepcopy(tv)
+            if "controlPlane" not in new_topo and stash.get("controlPlane"):
+                new_topo["controlPlane"] = stash["controlPlane"]
+            workers = v.get("workers")
+            pools = stash.get("nodePools")
+            if pools is not None:
+                pools = copy.deepcopy(pools)
+                if isinstance(workers, dict) and pools and isinstance(pools[0], dict):
+                    # changes made through v1alpha1 win over the stashed values of the first pool
+                    fields, _ = _rename(workers, _V1A1_NODE)
+                    for f in _V1A2_NODE:
+                        pools[0].pop(f, None)
+                    pools[0].update(fields)
+                elif isinstance(workers, dict):
+                    pools = [{"name": _WORKERS_POOL, **_rename(workers, _V1A1_NODE)[0]}]
+                new_topo["nodePools"] = pools
+            elif isinstance(workers, dict):
+                new_topo["nodePools"] = [{"name": _WORKERS_POOL, **_rename(workers, _V1A1_NODE)[0]}]
+            for tk, tv in (stash.get("topology") or {}).items():
+                new_topo.setdefault(tk, tv)
+            new_spec["topology"] = new_topo
+        else:
+            new_spec[k] = copy.deepcopy(v)
+    for k, v in (stash.get("spec") or {}).items():
+        new_spec.setdefault(k, v)
+    obj["spec"] = new_spec
+    return obj
+
+
+def _set_stash(obj: dict, stash: dict) -> None:
+    meta = obj.setdefault("metadata", {})
+    annotations = meta.get("annotations") or {}
+    if stash:
+        annotations = dict(annotations)
+        annotations[CONVERSION_ANNOTATION] = json.dumps(stash, sort_keys=True, separators=(",", ":"))
+        meta["annotations"] = annotations
+    elif CONVERSION_ANNOTATION in annotations:
+        annotations = dict(annotations)
+        del annotations[CONVERSION_ANNOTATION]
+        if annotations:
+            meta["annotations"] = annotations
+        else:
+            meta.pop("annotations", None)
+
+
+def _take_stash(obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    raw = annotations.get(CONVERSION_ANNOTATION)
+    if raw is None:
+        return {}
+    annotations = dict(annotations)
+    del annotations[CONVERSION_ANNOTATION]
+    if annotations:
+        meta["annotations"] = annotations
+    else:
+        meta.pop("annotations", None)
+    try:
+        stash = json.loads(raw)
+    except ValueError:
+        return {}
+    return stash if isinstance(stash, dict) else {}
+
+
+def convert_tkc(obj: dict, desired_api_version: str) -> dict:
+    """Convert one TanzuKubernetesCluster object to ``desired_api_version`` (returns a new dict)."""
+    obj = copy.deepcopy(obj)
+    src = obj.get("apiVersion", "")
+    if src != desired_api_version:
+        if _hub(src) and not _hub(desired_api_version):
+            obj = _down(obj)
+        elif not _hub(src) and _hub(desired_api_version):
+            obj = _up(obj)
+    obj["apiVersion"] = desired_api_version
+    return obj
+
+
+def tkc_conversion(review: dict) -> dict:
+    """ConversionReview (apiextensions.k8s.io/v1) handler for TanzuKubernetesCluster."""
+    request = review.get("request") or {}
+    uid = request.get("uid", "")
+    desired = request.get("desiredAPIVersion", "")
+    try:
+        if desired.split("/")[0] != TKC_GROUP:
+            raise ValueError(f"unexpected desiredAPIVersion {desired!r}")
+        converted = [convert_tkc(o, desired) for o in request.get("objects") or []]
+        response = {"uid": uid, "convertedObjects": converted, "result": {"status": "Success"}}
+    except Exception as e:  # noqa: BLE001 - answered as a Failure
+        response = {"uid": uid, "convertedObjects": [], "result": {"status": "Failure", "message": str(e)}}
+    return {"apiVersion": review.get("apiVersion", "apiextensions.k8s.io/v1"), "kind": "ConversionReview",
+            "response": response}
