@@ -146,6 +146,26 @@ class WebhookServer:
         return {"url": self.url_for(path), "caBundle": self.ca_bundle}
 
 
+def admission_response(
+    review: dict,
+    allowed: bool = True,
+    patch: list[dict] | None = None,
+    message: str | None = None,
+    warnings: list[str] | None = None,
+) -> dict:
+    """The AdmissionReview answer to ``review`` (admission.k8s.io/v1); ``patch`` is a JSON Patch list."""
+    response: dict[str, Any] = {"uid": (review.get("request") or {}).get("uid", ""), "allowed": allowed}
+    if patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
+    if message is not None:
+        response["status"] = {"message": message, "code": 200 if allowed else 403}
+    if warnings:
+        response["warnings"] = warnings
+    return {"apiVersion": review.get("apiVersion", "admission.k8s.io/v1"), "kind": "AdmissionReview",
+            "response": response}
+
+
 # ---------------------------------------------------------------------- TKC conversion
 _V1A1_NODE = {"count": "replicas", "class": "vmClass", "storageClass": "storageClass", "volumes": "volumes"}
 _V1A2_NODE = {v: k for k, v in _V1A1_NODE.items()}

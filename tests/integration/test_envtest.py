@@ -238,3 +238,44 @@ def test_cli_start_detaches_and_stop_by_pid_files(control_plane, tmp_path):
     while any(_alive(p) for p in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in pids.values()), pids
+
+
+def test_mutating_admission_webhook_from_the_test_process(control_plane, namespace, dyn):
+    from driftd.envtest.webhooks import admission_response
+
+    path = f"/mutate/{namespace}"
+
+    def add_label(review):
+        return admission_response(review, patch=[
+            {"op": "add", "path": "/metadata/labels", "value": {"mutated-by": "webhook"}}])
+
+    control_plane.webhooks.add_handler(path, add_label)
+    mwc = dyn.resources.get(api_version="admissionregistration.k8s.io/v1", kind="MutatingWebhookConfiguration")
+    name = f"test-{namespace}"
+    dyn.create(mwc, body={
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "label.driftd.test", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "clientConfig": control_plane.webhooks.client_config(path),
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                       "resources": ["configmaps"]}],
+        }],
+    })
+    try:
+        cm = dyn.resources.get(api_version="v1", kind="ConfigMap")
+        deadline = time.monotonic() + 10
+        while True:  # the webhook configuration reaches the admission chain asynchronously
+            n = f"cm-{int(time.monotonic() * 1000)}"
+            created = dyn.create(cm, body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n},
+                                           "data": {"a": "b"}}, namespace=namespace).to_dict()
+            if (created["metadata"].get("labels") or {}).get("mutated-by") == "webhook" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert created["metadata"]["labels"] == {"mutated-by": "webhook"}
+        assert any(p == path and r["request"]["kind"]["kind"] == "ConfigMap"
+                   for p, r in control_plane.webhooks.requests)
+    finally:
+        dyn.delete(mwc, name=name)
+        control_plane.webhooks.remove_handler(path)
