@@ -1,0 +1,211 @@
+"""Compare what Git declares with what the API server returns, field by field.
+
+The question is "does the cluster match Git?", not "what would an apply change?" (kubectl diff,
+Argo CD's default diff). So, walking desired (Git) and live together after stripping
+(``Normalizer.strip``):
+
+* a field Git declares and live lacks is ``removed`` drift, unless Git's value is empty, null or
+  zero, which Kubernetes omits (``omitempty``; case 12);
+* a field both sides have is ``modified`` drift when the values differ, compared with JSON types
+  (``3`` != ``"3"``; case 08) unless a profile rule compares it otherwise (quantities, versions);
+* a field only live has (``added``) is drift only when Git declares its map whole (ConfigMap data,
+  case 09) or when an out-of-band manager (``kubectl-edit``, ``kubectl-patch`` ...) last wrote it;
+  values the server, a webhook or a controller fills where Git is silent are not drift (cases 01,
+  03, 04, 07, 11), and neither are empty maps/lists a re-encoding adds;
+* lists are matched item by item by their key (``[name=np-1]``, ``[port=80,protocol=TCP]``), so
+  reordering is not drift and a change is reported on the one item; a key that repeats on either
+  side falls back to position for that list (case 14); lists of scalars compare as a whole.
+
+Pure: plain data in, ``FieldDrift`` values out (class left ``unknown`` for ``classify``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from .managedfields import last_writer
+from .model import Change, Evidence, FieldDrift, Ownership
+from .normalize import Normalizer
+from .paths import Index, Key, Path, Select, get, render, select_value
+
+DEFAULT_OUT_OF_BAND_MANAGERS = ("kubectl-edit", "kubectl-patch", "kubectl-scale", "kubectl-label",
+                                "kubectl-annotate", "kubectl-set", "kubectl-replace", "kubectl-rollout")
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    out_of_band_managers: tuple[str, ...] = DEFAULT_OUT_OF_BAND_MANAGERS
+
+    def is_out_of_band(self, manager: str) -> bool:
+        return any(fnmatchcase(manager, pattern) for pattern in self.out_of_band_managers)
+
+
+@dataclass
+class Comparison:
+    drifts: list[FieldDrift] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def is_empty(value: object) -> bool:
+    """Values Kubernetes drops or never stores: null, {}, [] and ""."""
+    return value is None or value == {} or value == [] or value == ""
+
+
+def is_zero(value: object) -> bool:
+    return is_empty(value) or value is False or (not isinstance(value, bool) and value == 0)
+
+
+def same_json(a: object, b: object) -> bool:
+    """Equality with JSON types: 3 == 3.0, but 3 != "3" and 1 != true."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def prune_empty(value: object) -> object:
+    """``value`` without the empty parts Kubernetes would not store (for reporting a removed subtree)."""
+    if isinstance(value, dict):
+        out = {k: prune_empty(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not is_empty(v)}
+    if isinstance(value, list):
+        return [prune_empty(v) for v in value]
+    return value
+
+
+class _Walker:
+    def __init__(self, norm: Normalizer, live_obj: dict, options: CompareOptions):
+        self.norm, self.live_obj, self.options = norm, live_obj, options
+        self.out = Comparison()
+        self.ignored_managers = norm.ignored_managers()
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _owner(self, path: Path) -> Ownership | None:
+        return last_writer(self.live_obj, path)
+
+    def _add(self, path: Path, change: Change, desired: object, live: object) -> None:
+        owner = self._owner(path) if live is not _MISSING else None
+        if owner and any(fnmatchcase(owner.manager, m) for m in self.ignored_managers):
+            return
+        evidence = Evidence()
+        if owner:
+            evidence = Evidence(manager=owner.manager, operation=owner.operation, time=owner.time,
+                                subresource=owner.subresource)
+        self.out.drifts.append(FieldDrift(
+            path=path, change=change,
+            desired=None if desired is _MISSING else prune_empty(desired),
+            live=None if live is _MISSING else live,
+            evidence=evidence, note=self.norm.note(path)))
+
+    # -- the walk ------------------------------------------------------------------------------------
+
+    def walk(self, path: Path, desired: object, live: object, in_whole_map: bool = False) -> None:
+        if desired is None:
+            desired = _MISSING  # Git's null declares nothing (case 12: annotations: null)
+        if live is None:
+            live = _MISSING
+        if desired is _MISSING and live is _MISSING:
+            return
+        if path and self.norm.ignored(path):
+            if desired is not _MISSING and "autoscaler-annotations" in self.norm.conditions:
+                self.out.notes.append(
+                    f"{render(path)} is declared in Git but the cluster autoscaler owns it (min/max-size "
+                    f"annotations): a configuration conflict, not compared and never reverted")
+            return
+        if desired is _MISSING:
+            self._live_only(path, live, in_whole_map)
+            return
+        if live is _MISSING:
+            if not is_zero(desired) and prune_empty(desired) not in ({}, []):
+                self._add(path, Change.REMOVED, desired, _MISSING)
+            return
+        if path and self.norm.equal(path, desired, live):
+            return
+        whole = in_whole_map or (bool(path) and self.norm.whole_map(path))
+        if isinstance(desired, dict) and isinstance(live, dict):
+            for name in list(desired) + [k for k in live if k not in desired]:
+                self.walk(path + (Key(name),), desired.get(name), live.get(name), whole)
+            return
+        if isinstance(desired, list) and isinstance(live, list):
+            self._walk_list(path, desired, live)
+            return
+        if not same_json(desired, live):
+            self._add(path, Change.MODIFIED, desired, live)
+
+    def _live_only(self, path: Path, live: object, in_whole_map: bool) -> None:
+        if is_empty(live) or self.norm.server_filled(path, live):
+            return
+        whole = in_whole_map or (bool(path) and self.norm.whole_map(path[:-1]))
+        if isinstance(live, dict) and not whole:
+            for name, value in live.items():
+                self._live_only(path + (Key(name),), value, False)
+            return
+        owner = self._owner(path)
+        if whole or (owner is not None and self.options.is_out_of_band(owner.manager)):
+            self._add(path, Change.ADDED, _MISSING, live)
+
+    def _walk_list(self, path: Path, desired: list, live: list) -> None:
+        if not any(isinstance(x, dict) for x in desired + live):
+            if not same_json(desired, live):
+                self._add(path, Change.MODIFIED, desired, live)
+            return
+        keyed = self._keyed(path, desired, live)
+        if keyed is None:
+            for i in range(max(len(desired), len(live))):
+                self.walk(path + (Index(i),),
+                          desired[i] if i < len(desired) else _MISSING,
+                          live[i] if i < len(live) else _MISSING)
+            return
+        want, have = keyed
+        for sel, item in want.items():
+            self.walk(path + (sel,), item, have.get(sel, _MISSING))
+        for sel, item in have.items():
+            if sel not in want:
+                self.walk(path + (sel,), _MISSING, item)
+
+    def _keyed(self, path: Path, desired: list, live: list):
+        """Items of both lists by their key selector, or None when the list must go by position."""
+        rule = self.norm.list_keys(path)
+        if rule is None:
+            if all(isinstance(x, dict) and isinstance(x.get("name"), (str, int)) for x in desired + live):
+                rule = (("name",), {})
+            else:
+                return None
+        keys, defaults = rule
+        sides = []
+        for items in (desired, live):
+            by_key: dict[Select, dict] = {}
+            for item in items:
+                if not isinstance(item, dict):
+                    return None
+                values = []
+                for k in keys:
+                    v = get(item, tuple(Key(p) for p in k.split(".")), defaults.get(k))
+                    if v is None:
+                        return None
+                    values.append((k.split(".")[-1], select_value(v)))
+                sel = Select(tuple(values))
+                if sel in by_key:
+                    self.out.notes.append(
+                        f"{render(path)} has two items with {render((sel,))}: compared by position")
+                    return None
+                by_key[sel] = item
+            sides.append(by_key)
+        return sides[0], sides[1]
+
+
+def compare_object(desired: dict, live: dict, norm: Normalizer,
+                   options: CompareOptions = CompareOptions()) -> Comparison:
+    """Field drifts between one Git object and its live counterpart (both as plain JSON)."""
+    walker = _Walker(norm, live, options)
+    walker.walk((), norm.strip(desired), norm.strip(live))
+    return walker.out

@@ -1,0 +1,304 @@
+"""The config file (docs/config.md): read, validated with messages that name the key, as dataclasses.
+
+Only parsing and validation live here; nothing is connected to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .classify import DEFAULT_GITOPS_MANAGERS, ClassifyOptions
+from .compare import DEFAULT_OUT_OF_BAND_MANAGERS, CompareOptions
+from .engine import EngineOptions
+from .profiles import ProfileError, Rule, builtin_rules, rule_from_dict
+from .yamlload import DuplicateKeyError, load_yaml
+
+DEFAULT_WATCH = (
+    ("run.tanzu.vmware.com", "TanzuKubernetesCluster"),
+    ("cluster.x-k8s.io", "Cluster"),
+    ("cluster.x-k8s.io", "MachineDeployment"),
+    ("cluster.x-k8s.io", "MachineSet"),
+    ("cluster.x-k8s.io", "Machine"),
+    ("controlplane.cluster.x-k8s.io", "KubeadmControlPlane"),
+    ("infrastructure.cluster.x-k8s.io", "VSphereMachineTemplate"),
+)
+
+
+class ConfigError(ValueError):
+    """The config file is unusable; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    kubeconfig: str | None = None     # None: in-cluster config
+    context: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    repo: str
+    cluster: str
+    branch: str = "main"
+    paths: tuple[str, ...] = (".",)
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class WatchedKind:
+    group: str
+    kind: str
+    version: str | None = None        # None: the version Git uses, else the server's preferred one
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    name: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 10.0
+    events: tuple[str, ...] = ("drift_opened", "drift_resolved", "cycle_failed")
+
+
+@dataclass(frozen=True)
+class RevertConfig:
+    enabled: bool = False
+    dry_run: bool = False
+    field_manager: str = "driftd"
+    classes: tuple[str, ...] = ("out-of-band",)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str | None
+    interval: float = 300.0
+    database: str = "/var/lib/driftd/driftd.db"
+    state_dir: str = "/var/lib/driftd"
+    compare: str = "client"
+    clusters: tuple[ClusterConfig, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
+    watch: tuple[WatchedKind, ...] = tuple(WatchedKind(g, k) for g, k in DEFAULT_WATCH)
+    gitops_managers: tuple[str, ...] = DEFAULT_GITOPS_MANAGERS
+    out_of_band_managers: tuple[str, ...] = DEFAULT_OUT_OF_BAND_MANAGERS
+    disabled_rules: frozenset[str] = frozenset()
+    ignore_rules: tuple[Rule, ...] = ()
+    webhooks: tuple[WebhookConfig, ...] = ()
+    revert: RevertConfig = RevertConfig()
+    report_unmanaged: bool = True
+    log_format: str = "auto"
+    metrics_address: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def cluster(self, name: str) -> ClusterConfig:
+        return next(c for c in self.clusters if c.name == name)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(value: object, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m or float(m.group(1)) <= 0:
+        raise ConfigError(f"{where}: {value!r} is not a duration (like 30s, 5m, 1h)")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+class _Reader:
+    """Typed access to one mapping of the config, naming the key in every error."""
+
+    def __init__(self, data: object, where: str, allowed: tuple[str, ...]):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: must be a mapping")
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(allowed)})")
+        self.data, self.where = data, where
+
+    def _at(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def str(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise ConfigError(f"{self._at(key)}: required")
+            return default
+        value = self.data[key]
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{self._at(key)}: must be a string")
+        return str(value)
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self._at(key)}: must be true or false")
+        return value
+
+    def list(self, key: str, default: list | None = None) -> list:
+        value = self.data.get(key, default if default is not None else [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{self._at(key)}: must be a list")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        values = self.list(key, list(default))
+        for i, v in enumerate(values):
+            if not isinstance(v, str) or not v:
+                raise ConfigError(f"{self._at(key)}[{i}]: must be a non-empty string")
+        return tuple(values)
+
+
+TOP_KEYS = ("interval", "database", "state_dir", "compare", "clusters", "sources", "watch", "managers",
+            "normalization", "ignore", "alerts", "revert", "report", "log", "metrics")
+
+
+def parse_config(data: object, path: str | None = None) -> Config:
+    where = ""
+    r = _Reader(data if data is not None else {}, where, TOP_KEYS)
+    base = Path(path).parent if path else Path.cwd()
+
+    def resolve(p: str | None) -> str | None:
+        if p is None:
+            return None
+        p = os.path.expanduser(p)
+        return p if os.path.isabs(p) or "://" in p or p.startswith("git@") else str((base / p).resolve())
+
+    interval = parse_duration(r.data.get("interval", "5m"), "interval")
+    database = resolve(r.str("database", "/var/lib/driftd/driftd.db"))
+    state_dir = resolve(r.str("state_dir")) or str(Path(database).parent)
+    compare = r.str("compare", "client")
+    if compare not in ("client", "server"):
+        raise ConfigError("compare: must be client or server")
+
+    clusters = []
+    for i, raw in enumerate(r.list("clusters")):
+        c = _Reader(raw, f"clusters[{i}]", ("name", "kubeconfig", "context", "timeout"))
+        clusters.append(ClusterConfig(
+            name=c.str("name", required=True), kubeconfig=resolve(c.str("kubeconfig")), context=c.str("context"),
+            timeout=parse_duration(c.data.get("timeout", 30), f"clusters[{i}].timeout")))
+    names = [c.name for c in clusters]
+    if len(set(names)) != len(names):
+        raise ConfigError("clusters: two clusters have the same name")
+
+    sources = []
+    for i, raw in enumerate(r.list("sources")):
+        s = _Reader(raw, f"sources[{i}]", ("name", "repo", "branch", "paths", "cluster", "namespace"))
+        cluster = s.str("cluster", clusters[0].name if len(clusters) == 1 else None, required=len(clusters) != 1)
+        if cluster not in names:
+            raise ConfigError(f"sources[{i}].cluster: {cluster!r} is not one of clusters[].name ({', '.join(names) or 'none'})")
+        repo = s.str("repo", required=True)
+        paths = s.strings("paths", (".",))
+        for j, p in enumerate(paths):
+            if os.path.isabs(p) or ".." in Path(p).parts:
+                raise ConfigError(f"sources[{i}].paths[{j}]: must be a path inside the repository")
+        sources.append(SourceConfig(name=s.str("name", required=True), repo=resolve(repo) if not _is_url(repo) else repo,
+                                    cluster=cluster, branch=s.str("branch", "main"), paths=paths,
+                                    namespace=s.str("namespace")))
+    snames = [s.name for s in sources]
+    if len(set(snames)) != len(snames):
+        raise ConfigError("sources: two sources have the same name")
+
+    watch = []
+    for i, raw in enumerate(r.list("watch", [{"group": g, "kind": k} for g, k in DEFAULT_WATCH])):
+        w = _Reader(raw, f"watch[{i}]", ("group", "kind", "version"))
+        watch.append(WatchedKind(w.str("group", ""), w.str("kind", required=True), w.str("version")))
+
+    m = _Reader(r.data.get("managers") or {}, "managers", ("gitops", "out_of_band"))
+    n = _Reader(r.data.get("normalization") or {}, "normalization", ("disable",))
+    disabled = frozenset(n.strings("disable"))
+    known = {rule.name for rule in builtin_rules()}
+    for name in sorted(disabled - known):
+        raise ConfigError(f"normalization.disable: no rule named {name!r} (`driftd profiles` lists them)")
+
+    ignore_rules = []
+    for i, raw in enumerate(r.list("ignore")):
+        ig = _Reader(raw, f"ignore[{i}]", ("group", "kind", "namespace", "name", "paths", "managers", "why"))
+        kind = ig.str("kind", "*")
+        group = ig.str("group")
+        rule = {"name": f"config-ignore-{i + 1}", "action": "ignore",
+                "kinds": [f"{kind}.{group}" if group and kind != "*" else kind],
+                "paths": list(ig.strings("paths")), "why": ig.str("why", "set in the config file"),
+                "namespaces": [ig.str("namespace")] if ig.str("namespace") else [],
+                "names": [ig.str("name")] if ig.str("name") else [], "managers": list(ig.strings("managers"))}
+        if not rule["paths"] and not rule["managers"]:
+            raise ConfigError(f"ignore[{i}]: needs paths or managers")
+        try:
+            ignore_rules.append(rule_from_dict(rule, "config", f"ignore[{i}]"))
+        except ProfileError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    alerts = _Reader(r.data.get("alerts") or {}, "alerts", ("webhooks",))
+    webhooks = []
+    for i, raw in enumerate(alerts.list("webhooks")):
+        h = _Reader(raw, f"alerts.webhooks[{i}]", ("name", "url", "headers", "timeout", "events"))
+        url = h.str("url", required=True)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"alerts.webhooks[{i}].url: must be an http(s) URL")
+        headers = h.data.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise ConfigError(f"alerts.webhooks[{i}].headers: must be a mapping")
+        webhooks.append(WebhookConfig(
+            name=h.str("name", f"webhook-{i + 1}"), url=url,
+            headers=tuple((str(k), os.path.expandvars(str(v))) for k, v in headers.items()),
+            timeout=parse_duration(h.data.get("timeout", 10), f"alerts.webhooks[{i}].timeout"),
+            events=h.strings("events", WebhookConfig.events)))
+
+    rv = _Reader(r.data.get("revert") or {}, "revert", ("enabled", "dry_run", "field_manager", "classes"))
+    revert = RevertConfig(enabled=rv.bool("enabled", False), dry_run=rv.bool("dry_run", False),
+                          field_manager=rv.str("field_manager", "driftd"),
+                          classes=rv.strings("classes", RevertConfig.classes))
+    rep = _Reader(r.data.get("report") or {}, "report", ("unmanaged",))
+    log = _Reader(r.data.get("log") or {}, "log", ("format",))
+    log_format = log.str("format", "auto")
+    if log_format not in ("auto", "json", "console"):
+        raise ConfigError("log.format: must be auto, json or console")
+    metrics = _Reader(r.data.get("metrics") or {}, "metrics", ("address",))
+
+    return Config(
+        path=path, interval=interval, database=database, state_dir=state_dir, compare=compare,
+        clusters=tuple(clusters), sources=tuple(sources), watch=tuple(watch),
+        gitops_managers=m.strings("gitops", DEFAULT_GITOPS_MANAGERS),
+        out_of_band_managers=m.strings("out_of_band", DEFAULT_OUT_OF_BAND_MANAGERS),
+        disabled_rules=disabled, ignore_rules=tuple(ignore_rules), webhooks=tuple(webhooks), revert=revert,
+        report_unmanaged=rep.bool("unmanaged", True), log_format=log_format,
+        metrics_address=metrics.str("address"))
+
+
+def _is_url(repo: str) -> bool:
+    return "://" in repo or repo.startswith("git@")
+
+
+def load_config_file(path: str | Path) -> Config:
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except Exception as exc:  # yaml.YAMLError and its marks
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    try:
+        return parse_config(data, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def engine_options(config: Config | None) -> EngineOptions:
+    if config is None:
+        return EngineOptions(rules=tuple(builtin_rules()))
+    return EngineOptions(
+        rules=tuple(builtin_rules()) + config.ignore_rules,
+        disabled_rules=config.disabled_rules,
+        classify=ClassifyOptions(CompareOptions(config.out_of_band_managers), config.gitops_managers),
+        report_unmanaged=config.report_unmanaged)

@@ -1,0 +1,163 @@
+"""The drift engine: match Git objects with live objects by identity and give each a verdict.
+
+Input is plain data (manifests read from Git, problems met reading them, live objects as JSON);
+output is one ``ObjectResult`` per object and the overall ``Verdict``. ``driftd diff`` (two files)
+and a cycle (Git repository + API server) both go through ``diff_sets``. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .classify import ClassifyOptions, HistoryEvidence, classify
+from .compare import compare_object
+from .model import ObjectKey, ObjectResult, Status, Verdict, object_key
+from .normalize import Normalizer
+from .profiles import Rule
+from .yamlload import Manifest, Problem
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    rules: tuple[Rule, ...]
+    disabled_rules: frozenset[str] = frozenset()
+    classify: ClassifyOptions = ClassifyOptions()
+    report_unmanaged: bool = True
+
+
+@dataclass
+class DiffResult:
+    objects: list[ObjectResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)   # unusable Git documents/files
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        statuses = {o.status for o in self.objects}
+        if Status.INVALID in statuses or self.problems:
+            return Verdict.INVALID
+        if statuses & {Status.DRIFTED, Status.MISSING, Status.UNMANAGED}:
+            return Verdict.DRIFT
+        return Verdict.IN_SYNC
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.objects:
+            out[o.status.value] = out.get(o.status.value, 0) + 1
+        return out
+
+
+def _source(m: Manifest) -> dict:
+    return {"file": m.file, "line": m.line}
+
+
+def _match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey | None:
+    if key in live_by_key:
+        return key
+    if key.namespace is None:
+        # Git named no namespace and none was configured: one live object of that kind and name
+        # (cluster-scoped, or the only one) is the same object.
+        same = [k for k in live_by_key if (k.group, k.kind, k.name) == (key.group, key.kind, key.name)]
+        if len(same) == 1:
+            return same[0]
+    return None
+
+
+def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict], options: EngineOptions,
+              history: HistoryEvidence | None = None) -> DiffResult:
+    result = DiffResult()
+    live_by_key = {object_key(o): o for o in live}
+    matched: set[ObjectKey] = set()
+    invalid_keys: dict[ObjectKey, ObjectResult] = {}
+
+    for problem in problems:
+        if problem.key is None:
+            result.problems.append(problem)
+            continue
+        detail = {"file": problem.file, "lines": list(problem.lines), "message": problem.message}
+        if problem.dup_key:
+            detail["key"] = problem.dup_key
+        live_key = _match_live(problem.key, live_by_key)
+        if live_key:
+            matched.add(live_key)
+        invalid_keys[problem.key] = ObjectResult(problem.key, Status.INVALID, invalid_detail=detail,
+                                                 source={"file": problem.file, "line": problem.lines[0]})
+
+    seen: dict[ObjectKey, Manifest] = {}
+    for manifest in desired:
+        key = manifest.key
+        if key in invalid_keys:
+            continue
+        if key in seen:
+            first = seen[key]
+            invalid_keys[key] = ObjectResult(
+                key, Status.INVALID, api_version=manifest.obj.get("apiVersion"), source=_source(first),
+                invalid_detail={"file": manifest.file, "lines": [first.line, manifest.line],
+                                "message": f"{key} is declared twice: {first.file}:{first.line} and "
+                                           f"{manifest.file}:{manifest.line}"})
+            continue
+        seen[key] = manifest
+
+    declared: set[ObjectKey] = set(invalid_keys)
+    for key, manifest in seen.items():
+        if key in invalid_keys:
+            continue
+        declared.add(key)
+        live_key = _match_live(key, live_by_key)
+        api_version = manifest.obj.get("apiVersion")
+        if live_key is None:
+            result.objects.append(ObjectResult(key, Status.MISSING, api_version, source=_source(manifest)))
+            continue
+        matched.add(live_key)
+        declared.add(live_key)
+        live_obj = live_by_key[live_key]
+        norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules)
+        comparison = compare_object(manifest.obj, live_obj, norm, options.classify.compare)
+        for drift in comparison.drifts:
+            classify(drift, live_key, live_obj, norm, options.classify, history)
+        status = Status.DRIFTED if comparison.drifts else Status.IN_SYNC
+        result.objects.append(ObjectResult(live_key, status, api_version, comparison.drifts,
+                                           source=_source(manifest), notes=comparison.notes))
+    result.objects.extend(invalid_keys.values())
+
+    if options.report_unmanaged:
+        owners = _owner_index(live)
+        for key, obj in live_by_key.items():
+            if key in matched:
+                continue
+            root = _declared_root(obj, owners, declared)
+            if root is not None:
+                result.objects.append(ObjectResult(key, Status.GENERATED, obj.get("apiVersion"),
+                                                   owner=root.to_json()))
+            else:
+                res = ObjectResult(key, Status.UNMANAGED, obj.get("apiVersion"))
+                if result.problems:
+                    res.notes.append("Git has unreadable documents; this object may be declared in one of them")
+                result.objects.append(res)
+    result.objects.sort(key=lambda o: (o.key.group, o.key.kind, o.key.namespace or "", o.key.name))
+    return result
+
+
+def _owner_index(live: list[dict]) -> dict[str, dict]:
+    return {str((o.get("metadata") or {}).get("uid")): o for o in live if (o.get("metadata") or {}).get("uid")}
+
+
+def _declared_root(obj: dict, by_uid: dict[str, dict], declared: set[ObjectKey]) -> ObjectKey | None:
+    """The Git-declared object that ``obj`` was generated from, following ownerReferences."""
+    seen: set[str] = set()
+    frontier = [obj]
+    while frontier:
+        cur = frontier.pop()
+        for ref in (cur.get("metadata") or {}).get("ownerReferences") or []:
+            uid = str(ref.get("uid"))
+            if uid in seen:
+                continue
+            seen.add(uid)
+            parent = by_uid.get(uid)
+            if parent is None:
+                continue
+            key = object_key(parent)
+            if key in declared:
+                return key
+            frontier.append(parent)
+    return None

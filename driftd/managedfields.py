@@ -1,0 +1,74 @@
+"""Who wrote a live field: read ``metadata.managedFields`` (FieldsV1) for a driftd path.
+
+FieldsV1 is a tree keyed ``f:<field>``, ``k:<json of list-map keys>``, ``v:<json of a set value>``
+and ``.`` (the field itself). A manager owns a path when its tree reaches the path, or reaches an
+ancestor that has no children (an atomic list or map, such as TKC ``nodePools`` after ``kubectl
+edit``: the whole list moved to that manager). Ownership is one signal among several: a value a
+mutating webhook adds is owned by nobody, while a client that re-sends such a value becomes its
+owner (see docs/normalization.md). Pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .model import Ownership
+from .paths import Index, Key, Path, Select, get
+
+
+def _child(node: dict, seg, live_item: object) -> dict | None:
+    if isinstance(seg, Key):
+        return node.get("f:" + seg.name)
+    if isinstance(seg, Select):
+        want = {k: str(v) for k, v in seg.keys}
+        for name, child in node.items():
+            if name.startswith("k:"):
+                try:
+                    keys = json.loads(name[2:])
+                except ValueError:
+                    continue
+                if isinstance(keys, dict) and {k: str(v) for k, v in keys.items()} == want:
+                    return child
+        return None
+    if isinstance(seg, Index) and live_item is not None:
+        for name, child in node.items():
+            if name.startswith("v:"):
+                try:
+                    if json.loads(name[2:]) == live_item:
+                        return child
+                except ValueError:
+                    continue
+    return None
+
+
+def _walk_owns(tree: dict, path: Path, live: object) -> bool:
+    node, cur = tree, live
+    for depth, seg in enumerate(path):
+        if depth and not any(k != "." for k in node):
+            return True  # a leaf above the path: the manager owns the whole subtree (atomic)
+        item = cur[seg.position] if isinstance(seg, Index) and isinstance(cur, list) \
+            and seg.position < len(cur) else None
+        node = _child(node, seg, item)
+        if not isinstance(node, dict):
+            return False
+        cur = get(cur, (seg,))
+    return True
+
+
+def owners(obj: dict, path: Path) -> list[Ownership]:
+    """Managers that own ``path`` of the live object, the most recent write first."""
+    found = []
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if not isinstance(entry, dict) or entry.get("fieldsType", "FieldsV1") != "FieldsV1":
+            continue
+        if (entry.get("subresource") == "status") != (path[:1] == (Key("status"),)):
+            continue
+        if _walk_owns(entry.get("fieldsV1") or {}, path, obj):
+            found.append(Ownership(str(entry.get("manager", "")), str(entry.get("operation", "")),
+                                   entry.get("time"), entry.get("subresource")))
+    return sorted(found, key=lambda o: o.time or "", reverse=True)
+
+
+def last_writer(obj: dict, path: Path) -> Ownership | None:
+    found = owners(obj, path)
+    return found[0] if found else None

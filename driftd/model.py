@@ -1,0 +1,147 @@
+"""Value objects shared by the pure core and the edges: identities, verdicts, field drifts.
+
+Identity of an object is (group, kind, namespace, name): not the file it lives in and not its
+apiVersion, so the same object is followed across files, folders and API versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import Enum
+
+from .paths import Path, render
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    group: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    def __str__(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind} {self.namespace}/{self.name}" if self.namespace else f"{kind} {self.name}"
+
+    def to_json(self) -> dict:
+        return {"group": self.group, "kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+def group_of(api_version: str) -> str:
+    return api_version.split("/", 1)[0] if "/" in api_version else ""
+
+
+def object_key(obj: dict, default_namespace: str | None = None) -> ObjectKey:
+    meta = obj.get("metadata") or {}
+    return ObjectKey(group_of(str(obj.get("apiVersion", ""))), str(obj.get("kind", "")),
+                     meta.get("namespace") or default_namespace or None, str(meta.get("name", "")))
+
+
+class Status(str, Enum):
+    """Verdict for one object."""
+    IN_SYNC = "in-sync"
+    DRIFTED = "drifted"
+    MISSING = "missing"        # in Git, not live
+    UNMANAGED = "unmanaged"    # live in a watched kind/namespace, not in Git, not generated
+    INVALID = "invalid"        # the Git document cannot be used
+    GENERATED = "generated"    # live, not in Git, owned (ownerReferences) by a Git-declared object
+
+
+class Change(str, Enum):
+    MODIFIED = "modified"
+    ADDED = "added"            # only in live
+    REMOVED = "removed"        # only in Git
+
+
+class DriftClass(str, Enum):
+    OUT_OF_BAND = "out-of-band"
+    GIT_AHEAD = "git-ahead"
+    REMOVED_IN_GIT = "removed-in-git"
+    UNKNOWN = "unknown"
+
+
+class Verdict(str, Enum):
+    """Top-level verdict of a check or diff (the JSON contract's ``verdict``)."""
+    IN_SYNC = "in-sync"
+    DRIFT = "drift"
+    INVALID = "invalid"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> int:
+        return {"in-sync": 0, "drift": 1}.get(self.value, 2)
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Who last wrote a live field, from metadata.managedFields."""
+    manager: str
+    operation: str
+    time: str | None = None
+    subresource: str | None = None
+
+
+@dataclass
+class Evidence:
+    """Why a drift got its class. Every field is optional; absent ones are left out of the JSON."""
+    manager: str | None = None
+    operation: str | None = None
+    time: str | None = None
+    subresource: str | None = None
+    last_applied: object = None          # the value in kubectl's last-applied-configuration
+    in_last_applied: bool | None = None  # whether that annotation holds the field at all
+    commit: dict | None = None           # the Git commit whose value the live side still has
+    changed_by: dict | None = None       # the Git commit that changed the value since
+    reason: str | None = None            # one sentence a human can act on
+
+    def to_json(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f.name] = value
+        return out
+
+
+@dataclass
+class FieldDrift:
+    path: Path
+    change: Change
+    desired: object
+    live: object
+    drift_class: DriftClass = DriftClass.UNKNOWN
+    evidence: Evidence = field(default_factory=Evidence)
+    note: str | None = None
+
+    @property
+    def path_text(self) -> str:
+        return render(self.path)
+
+    def to_json(self) -> dict:
+        out = {"path": self.path_text, "change": self.change.value, "desired": self.desired,
+               "live": self.live, "class": self.drift_class.value, "evidence": self.evidence.to_json()}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass
+class ObjectResult:
+    key: ObjectKey
+    status: Status
+    api_version: str | None = None
+    drifts: list[FieldDrift] = field(default_factory=list)
+    source: dict | None = None           # {"file", "line", "commit"} of the Git document
+    invalid_detail: dict | None = None   # {"file", "lines", "message", "key"?}
+    owner: dict | None = None            # for generated objects: the Git-declared root
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = {**self.key.to_json(), "apiVersion": self.api_version, "status": self.status.value,
+               "drifts": [d.to_json() for d in self.drifts]}
+        for name in ("source", "invalid_detail", "owner"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.notes:
+            out["notes"] = self.notes
+        return out

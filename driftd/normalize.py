@@ -1,0 +1,142 @@
+"""Normalization: which parts of an object are compared, and how, for one object.
+
+``Normalizer`` binds the profile rules that apply to one object (``driftd.profiles``) plus the
+config's own rules and answers the questions ``compare`` asks while it walks desired and live:
+is this path stripped, ignored, server-filled where Git is silent, compared by a special rule
+(quantities, versions), keyed by which fields, declared whole by Git? It never sees the network,
+the clock or a database.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+
+from .model import ObjectKey
+from .paths import Key, Path, Pattern
+from .profiles import Rule, RuleSet
+from .quantity import same_quantity
+
+AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
+AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+
+
+def _annotations(obj: dict | None) -> dict:
+    return ((obj or {}).get("metadata") or {}).get("annotations") or {}
+
+
+def _version_core(value: str) -> str:
+    return value[1:] if value.startswith("v") else value
+
+
+def same_version(desired: object, live: object) -> bool:
+    """``1.29.3`` and ``v1.29.3`` are the same version."""
+    return isinstance(desired, str) and isinstance(live, str) and _version_core(desired) == _version_core(live)
+
+
+_TKR_PARTS = re.compile(r"[.+\-]")
+
+
+def same_tkr_version(desired: object, live: object) -> bool:
+    """A short TKR version in Git (``1.21``, ``v1.21.6``) names the release a full one resolves to
+    (``v1.21.6+vmware.1-tkg.1.b3d708a``)."""
+    if not (isinstance(desired, str) and isinstance(live, str)) or not desired:
+        return False
+    want, have = _version_core(desired), _version_core(live)
+    if want == have:
+        return True
+    return have.startswith(want) and have[len(want)] in ".+-"
+
+
+def same_int_or_string(desired: object, live: object) -> bool:
+    if isinstance(desired, bool) or isinstance(live, bool):
+        return False
+    return isinstance(desired, (int, str)) and isinstance(live, (int, str)) and str(desired) == str(live)
+
+
+COMPARE = {"quantity": same_quantity, "version": same_version, "tkr-version": same_tkr_version,
+           "int-or-string": same_int_or_string}
+
+
+@dataclass
+class Normalizer:
+    key: ObjectKey
+    rules: RuleSet
+    conditions: set[str] = field(default_factory=set)
+    disabled: frozenset[str] = frozenset()
+
+    @classmethod
+    def for_object(cls, rules: list[Rule], key: ObjectKey, desired: dict | None, live: dict | None,
+                   disabled: frozenset[str] = frozenset()) -> "Normalizer":
+        active = [r for r in rules if r.name not in disabled]
+        conditions = set()
+        for side in (desired, live):
+            ann = _annotations(side)
+            if AUTOSCALER_MIN in ann and AUTOSCALER_MAX in ann:
+                conditions.add("autoscaler-annotations")
+        return cls(key, RuleSet.for_object(active, key), conditions, disabled)
+
+    # -- questions compare asks ----------------------------------------------------------------------
+
+    def _first(self, action: str, path: Path) -> Rule | None:
+        for rule in self.rules.get(action):
+            if rule.when and rule.when not in self.conditions:
+                continue
+            if any(p.matches(path) for p in rule.paths):
+                return rule
+        return None
+
+    def ignored(self, path: Path) -> Rule | None:
+        return self._first("ignore", path)
+
+    def server_filled(self, path: Path, live_value: object) -> Rule | None:
+        for rule in self.rules.get("server-filled"):
+            if any(p.matches(path) for p in rule.paths):
+                if not rule.has_value:
+                    return rule
+                want = self.key.namespace if rule.value == "$namespace" else rule.value
+                if live_value == want and type(live_value) is type(want):
+                    return rule
+        return None
+
+    def equal(self, path: Path, desired: object, live: object) -> bool:
+        rule = self._first("equivalent", path)
+        return rule is not None and COMPARE[rule.compare](desired, live)
+
+    def list_keys(self, path: Path) -> tuple[tuple[str, ...], dict] | None:
+        rule = self._first("list-keys", path)
+        return (rule.keys, dict(rule.defaults)) if rule else None
+
+    def whole_map(self, path: Path) -> bool:
+        return self._first("whole-map", path) is not None
+
+    def note(self, path: Path) -> str | None:
+        rule = self._first("note", path)
+        return rule.note if rule else None
+
+    def ignored_managers(self) -> tuple[str, ...]:
+        return tuple(m for r in self.rules.get("ignore") for m in r.managers)
+
+    # -- stripping ---------------------------------------------------------------------------------
+
+    def strip(self, obj: dict) -> dict:
+        """A copy of ``obj`` without the paths of ``strip`` rules (server bookkeeping, status)."""
+        out = copy.deepcopy(obj)
+        patterns = [p for r in self.rules.get("strip") for p in r.paths]
+        _strip(out, (), patterns)
+        return out
+
+
+def _strip(node: object, path: Path, patterns: list[Pattern]) -> None:
+    if not isinstance(node, dict):
+        return  # strip rules name map fields; list items are never stripped wholesale
+    for name in list(node):
+        child = path + (Key(name),)
+        live = [p for p in patterns if p.matches_prefix(child)]
+        if not live:
+            continue
+        if any(p.matches(child) for p in live):
+            del node[name]
+        else:
+            _strip(node[name], child, live)

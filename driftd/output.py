@@ -1,0 +1,73 @@
+"""Render results of ``driftd check`` / ``driftd diff``: the versioned JSON contract (docs/output.md)
+and a table for people. Pure: data in, text out.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .engine import DiffResult
+from .model import ObjectResult, Status, Verdict
+
+OUTPUT_VERSION = 1
+
+
+def report_json(result: DiffResult, verdict: Verdict | None = None, extra: dict | None = None) -> dict:
+    verdict = verdict or result.verdict
+    out = {
+        "version": OUTPUT_VERSION,
+        "verdict": verdict.value,
+        "summary": result.counts(),
+        "objects": [o.to_json() for o in result.objects],
+        "problems": [{"file": p.file, "lines": list(p.lines), "message": p.message} for p in result.problems],
+        "notices": list(result.notices),
+    }
+    if extra:
+        out.update(extra)
+    return out
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _value(v: object) -> str:
+    if v is None:
+        return "<absent>"
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _object_line(o: ObjectResult) -> str:
+    where = f"  ({o.source['file']}:{o.source['line']})" if o.source else ""
+    return f"{o.status.value.upper():10} {o.key}{where}"
+
+
+def report_table(result: DiffResult, verdict: Verdict | None = None, show_in_sync: bool = False,
+                 errors: list[str] | None = None) -> str:
+    verdict = verdict or result.verdict
+    lines = []
+    for o in result.objects:
+        if o.status in (Status.IN_SYNC, Status.GENERATED) and not show_in_sync:
+            continue
+        lines.append(_object_line(o))
+        for d in o.drifts:
+            ev = d.evidence
+            lines.append(f"    {d.path_text}: {d.change.value}  desired {_value(d.desired)}  live {_value(d.live)}")
+            who = f"{ev.manager} {ev.operation} {ev.time or ''}".strip() if ev.manager else ""
+            lines.append(f"      class {d.drift_class.value}" + (f" · {who}" if who else "")
+                         + (f" · {ev.reason}" if ev.reason else ""))
+            if ev.commit:
+                lines.append(f"      commit {ev.commit.get('sha', '')[:10]} {ev.commit.get('subject', '')}")
+            if d.note:
+                lines.append(f"      note: {d.note}")
+        if o.invalid_detail:
+            lines.append(f"    {o.invalid_detail['message']}")
+        for note in o.notes:
+            lines.append(f"    note: {note}")
+    for p in result.problems:
+        lines.append(f"INVALID    {p.describe()}")
+    for e in errors or []:
+        lines.append(f"ERROR      {e}")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items())) or "no objects"
+    lines.append(f"verdict: {verdict.value} ({counts})")
+    return "\n".join(lines) + "\n"
