@@ -145,3 +145,45 @@ class ObjectResult:
         if self.notes:
             out["notes"] = self.notes
         return out
+
+
+@dataclass(frozen=True)
+class CycleError:
+    """A failure at an edge during a cycle. Never a drift verdict: the kinds it touches stay unknown."""
+    edge: str                 # "git" | "kube" | "store" | "config" | "alert" | "revert"
+    target: str               # what failed: a repository, "TanzuKubernetesCluster.run.tanzu.vmware.com in prod" ...
+    message: str              # one clear sentence for the admin
+    kind: tuple[str, str] | None = None   # (group, kind) whose live state is unknown after this error
+
+    def to_json(self) -> dict:
+        out = {"edge": self.edge, "target": self.target, "message": self.message}
+        if self.kind:
+            out["group"], out["kind"] = self.kind
+        return out
+
+
+@dataclass
+class RunRecord:
+    """Everything one cycle of one source learned; written to the audit trail in one transaction."""
+    cluster: str
+    source: str
+    started_at: str                       # ISO 8601 UTC, "2026-12-03T19:29:34Z"
+    finished_at: str
+    commit: str | None                    # the Git commit compared (None: Git unavailable)
+    stale: bool = False                   # the remote was unreachable; an earlier fetched commit was used
+    history_rewritten: bool = False       # the branch was force-pushed since the last cycle
+    verdict: Verdict = Verdict.ERROR
+    objects: list[ObjectResult] = field(default_factory=list)
+    live: dict[ObjectKey, dict] = field(default_factory=dict)   # every watched live object, raw JSON
+    watched: list[tuple[str, str]] = field(default_factory=list)  # (group, kind) listed successfully
+    namespaces: list[str] | None = None   # the namespaces listed (None: all)
+    errors: list[CycleError] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)          # unusable Git documents {file, lines, message}
+    notices: list[str] = field(default_factory=list)
+    reverted: list[ObjectKey] = field(default_factory=list)     # objects driftd reverted in this run
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.objects:
+            out[o.status.value] = out.get(o.status.value, 0) + 1
+        return out
