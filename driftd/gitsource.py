@@ -164,9 +164,14 @@ class GitSource:
         return self.state_dir / "repos" / f"{_safe_name(self.config.name)}-{digest}"
 
     @property
+    def branch(self) -> str:
+        b = self.config.branch
+        return b[len("refs/heads/"):] if b.startswith("refs/heads/") else b
+
+    @property
     def tracking_ref(self) -> str:
         """The ref holding the branch tip that sync() reads."""
-        b = self.config.branch
+        b = self.branch
         return f"refs/remotes/origin/{b}" if self.remote else f"refs/heads/{b}"
 
     @property
@@ -193,7 +198,8 @@ class GitSource:
     # -- errors
 
     def _scrub(self, text: str) -> str:
-        text = text.replace(self.config.repo, self.display)
+        if self.config.repo:
+            text = text.replace(self.config.repo, self.display)
         for s in self._secrets:
             text = text.replace(s, "***")
         return text
@@ -270,7 +276,7 @@ class GitSource:
     def _missing_branch(self, branches: list[str] | None) -> GitError:
         listed = ", ".join(branches) if branches else "none"
         known = f"existing branches: {listed}" if branches is not None else "the branches could not be listed"
-        return self._error(f"branch {self.config.branch!r} does not exist ({known})")
+        return self._error(f"branch {self.branch!r} does not exist ({known})")
 
     # -- sync
 
@@ -281,9 +287,8 @@ class GitSource:
             stale, fetch_error = False, None
             repo = self.repo
             if self.remote:
-                branch = self.config.branch
                 status, _, err = self._network("fetch", "--no-tags", "origin",
-                                               f"+refs/heads/{branch}:{self.tracking_ref}")
+                                               f"+refs/heads/{self.branch}:{self.tracking_ref}")
                 if status != 0:
                     if "couldn't find remote ref" in err:
                         raise self._missing_branch(self._remote_branches())
