@@ -112,20 +112,35 @@ class KubeConstructor(SafeConstructor):
         return float(text)
 
     def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            self.flatten_mapping(node)  # merge keys (<<) override, never count as duplicates
-            if self.strict_keys:
-                seen: dict[str, int] = {}
-                for key_node, _ in node.value:
-                    if key_node.tag == "tag:yaml.org,2002:merge":
-                        continue
-                    key = _key_string(self.construct_object(key_node, deep=True))
-                    line = key_node.start_mark.line + 1
-                    if key in seen:
-                        raise DuplicateKeyError(key, seen[key], line)
-                    seen[key] = line
-        mapping = super().construct_mapping(node, deep=deep)
-        return {_key_string(k): v for k, v in mapping.items()}
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # raises the usual "expected a mapping"
+        self.flatten_mapping(node)  # merge keys (<<) come first, so explicit keys override them
+        mapping: dict[str, object] = {}
+        seen: dict[str, int] = {}
+        merged = getattr(node, "merged_keys", 0)
+        for i, (key_node, value_node) in enumerate(node.value):
+            raw = self.construct_object(key_node, deep=True)
+            if isinstance(raw, (dict, list)):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, "found a non-scalar key", key_node.start_mark)
+            # Keys become JSON strings *before* they meet in one dict: Python's True == 1 would
+            # otherwise merge `on:` and `1:` into one key, silently dropping a value.
+            key = _key_string(raw)
+            if i >= merged:
+                line = key_node.start_mark.line + 1
+                if key in seen and self.strict_keys:
+                    raise DuplicateKeyError(key, seen[key], line)
+                seen[key] = line
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def flatten_mapping(self, node):
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        super().flatten_mapping(node)
+        # flatten_mapping puts the merged (<<) pairs first; they may repeat keys freely. A node
+        # flattened before (constructed again to name an invalid object) keeps its count.
+        if not hasattr(node, "merged_keys"):
+            node.merged_keys = len(node.value) - own
 
     def construct_yaml_map(self, node):
         data: dict = {}
