@@ -1,0 +1,381 @@
+"""``driftd report``: read the audit trail (docs/audit.md) and answer what drifted, when, who changed
+it and how it ended; list runs; show objects as they were at a past time.
+
+Three layers: library functions returning plain data (``drift_events``, ``recent_runs``,
+``objects_at``), renderers (table, JSON with ``"version": 1``, CSV, YAML), and the click command
+``report_command``. Reports only read: the database is opened read-only and never created.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+
+import click
+import yaml
+
+from .model import ObjectKey
+from .store import AuditStore, StoreError, iso_utc
+
+REPORT_VERSION = 1
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)(?:\s+ago)?$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+# ----------------------------------------------------------------------------- times
+
+def parse_time(text: str, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+    """A point in time as "YYYY-MM-DDTHH:MM:SSZ" (UTC). Accepts:
+
+    * ISO 8601: ``2026-12-01T10:00:00Z``, ``2026-12-01T12:00+02:00``; without an offset the time is
+      local; a date alone (``2026-12-01``) is local midnight;
+    * relative to now: ``30m``, ``24h``, ``7d``, ``2w`` (``s`` too; ``7d ago`` reads the same);
+    * ``now``, ``today`` and ``yesterday`` (local midnight);
+    * a weekday (``tuesday``, ``tue``, ``last tuesday``): local midnight of the most recent such
+      day *before today*, so on a Tuesday ``tuesday`` means a week ago (``today`` is today).
+
+    ``now`` and ``tz`` (the local zone; None: the system's) are for tests.
+    """
+    raw = text.strip()
+    low = raw.lower()
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    today = (now.astimezone(tz) if tz else now.astimezone()).date()
+
+    def midnight(day: date) -> str:
+        if tz is not None:
+            return iso_utc(datetime.combine(day, time(), tzinfo=tz))
+        return iso_utc(datetime.combine(day, time()).astimezone())   # the system zone's rules for that day
+
+    if low == "now":
+        return iso_utc(now)
+    if low == "today":
+        return midnight(today)
+    if low == "yesterday":
+        return midnight(today - timedelta(days=1))
+    m = _RELATIVE.match(low)
+    if m:
+        return iso_utc(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+    day_name = low.removeprefix("last ").strip()
+    for number, name in enumerate(WEEKDAYS):
+        if day_name in (name, name[:3]):
+            back = (today.weekday() - number) % 7 or 7
+            return midnight(today - timedelta(days=back))
+    try:
+        if _DATE_ONLY.match(raw):
+            return midnight(date.fromisoformat(raw))
+        parsed = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time: use ISO 8601 (2026-12-01, 2026-12-01T10:00:00Z), "
+                         f"a relative time (30m, 24h, 7d), yesterday, or a weekday (tuesday)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz) if tz else parsed.astimezone()
+    return iso_utc(parsed)
+
+
+# ----------------------------------------------------------------------------- data
+
+def _event_out(row: dict) -> dict:
+    return {
+        "id": row["id"], "cluster": row["cluster"], "source": row["source"], "group": row["api_group"],
+        "kind": row["kind"], "namespace": row["namespace"], "name": row["name"], "status": row["status"],
+        "state": row["state"], "opened_at": row["opened_at"], "opened_run": row["opened_run"],
+        "commit_opened": row["commit_opened"], "last_seen_at": row["last_seen_at"],
+        "last_seen_run": row["last_seen_run"], "resolved_at": row["resolved_at"],
+        "resolved_run": row["resolved_run"], "commit_resolved": row["commit_resolved"],
+        "resolution": row["resolution"], "summary": row["summary"],
+        "fields": [{k: f[k] for k in ("path", "change", "desired", "live", "class", "evidence", "note", "state",
+                                      "first_seen_run", "last_seen_run", "resolved_run")}
+                   for f in row["fields"]],
+    }
+
+
+def drift_events(store: AuditStore, cluster: str | None = None, namespace: str | None = None,
+                 kind: str | None = None, name: str | None = None, status: str = "all",
+                 since: str | None = None, limit: int | None = None) -> list[dict]:
+    """Drift episodes, newest first. ``status``: open | resolved | all. ``since``: any form
+    ``parse_time`` accepts; episodes still open or resolved at/after it."""
+    if status not in ("open", "resolved", "all"):
+        raise ValueError(f"status must be open, resolved or all, not {status!r}")
+    rows = store.events(cluster=cluster, namespace=namespace, kind=kind, name=name,
+                        state=None if status == "all" else status,
+                        since=parse_time(since) if since else None, limit=limit)
+    return [_event_out(r) for r in rows]
+
+
+def recent_runs(store: AuditStore, cluster: str | None = None, limit: int | None = 20) -> list[dict]:
+    """Runs, newest first."""
+    return [{"id": r["id"], "cluster": r["cluster"], "source": r["source"], "started_at": r["started_at"],
+             "finished_at": r["finished_at"], "commit": r["git_commit"], "stale": r["stale"],
+             "history_rewritten": r["history_rewritten"], "verdict": r["verdict"], "counts": r["counts"],
+             "errors": r["errors"], "problems": r["problems"], "notices": r["notices"]}
+            for r in store.runs(limit=limit, cluster=cluster)]
+
+
+def objects_at(store: AuditStore, at: str, cluster: str | None = None, kind: str | None = None,
+               namespace: str | None = None, name: str | None = None) -> list[dict]:
+    """Every object that existed at ``at`` (any ``parse_time`` form), as driftd last saw it by then."""
+    return [{"cluster": r["cluster"], "group": r["api_group"], "kind": r["kind"], "namespace": r["namespace"],
+             "name": r["name"], "api_version": r["api_version"], "seen_at": r["seen_at"], "run_id": r["run_id"],
+             "content": r["content"]}
+            for r in store.snapshots_at(parse_time(at), cluster=cluster, kind=kind, namespace=namespace, name=name)]
+
+
+# ----------------------------------------------------------------------------- renderers
+
+def to_json(report: str, items_key: str, items: list[dict], **extra) -> str:
+    """The JSON document: ``{"version": 1, "report": ..., <extra>, <items_key>: [...]}``."""
+    doc = {"version": REPORT_VERSION, "report": report, **extra, items_key: items}
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _value(v: object) -> str:
+    return "<absent>" if v is None else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def _object(e: dict) -> str:
+    return str(ObjectKey(e["group"], e["kind"], e["namespace"], e["name"]))
+
+
+def _who(field: dict) -> str:
+    ev = field.get("evidence") or {}
+    if ev.get("manager"):
+        return " ".join(str(x) for x in (ev["manager"], ev.get("operation"), ev.get("time")) if x)
+    if ev.get("commit"):
+        c = ev["commit"]
+        return f"commit {str(c.get('sha', ''))[:10]} {c.get('subject', '')}".strip()
+    return ""
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+
+
+def events_table(events: list[dict]) -> str:
+    """One aligned line per episode, then one indented line per field: path: desired -> live,
+    class, who (manager operation time, or the Git commit)."""
+    if not events:
+        return "no drift events match\n"
+    header = ["STATE", "OBJECT", "CLUSTER", "STATUS", "OPENED", "LAST SEEN", "RESOLVED", "RESOLUTION"]
+    rows = [[e["state"], _object(e), f"{e['cluster']}/{e['source']}", e["status"], e["opened_at"],
+             e["last_seen_at"], e["resolved_at"] or "-", e["resolution"] or "-"] for e in events]
+    head, *lines = _columns(header, rows)
+    out = [head]
+    for e, line in zip(events, lines):
+        out.append(line)
+        if not e["fields"]:
+            out.append(f"    {e['summary']}")
+        for f in e["fields"]:
+            back = "  (back in sync)" if f["state"] == "resolved" and e["state"] == "open" else ""
+            who = _who(f)
+            out.append(f"    {f['path']}: {_value(f['desired'])} -> {_value(f['live'])}  {f['class']}"
+                       + (f"  {who}" if who else "") + back)
+    n_open = sum(e["state"] == "open" for e in events)
+    out.append(f"{len(events)} event(s): {n_open} open, {len(events) - n_open} resolved")
+    return "\n".join(out) + "\n"
+
+
+CSV_EVENT_COLUMNS = ("event_id", "cluster", "source", "group", "kind", "namespace", "name", "status", "state",
+                     "opened_at", "last_seen_at", "resolved_at", "resolution", "path", "change", "desired", "live",
+                     "class", "manager", "operation", "time", "reason", "field_state")
+
+
+def events_csv(events: list[dict]) -> str:
+    """One row per field drift (an episode without fields, e.g. missing, gives one row with empty
+    field columns); desired and live as JSON text."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_EVENT_COLUMNS)
+    for e in events:
+        base = [e["id"], e["cluster"], e["source"], e["group"], e["kind"], e["namespace"] or "", e["name"],
+                e["status"], e["state"], e["opened_at"], e["last_seen_at"], e["resolved_at"] or "",
+                e["resolution"] or ""]
+        for f in e["fields"] or [None]:
+            if f is None:
+                writer.writerow(base + [""] * 10)
+                continue
+            ev = f["evidence"] or {}
+            writer.writerow(base + [f["path"], f["change"], _value(f["desired"]), _value(f["live"]), f["class"],
+                                    ev.get("manager", ""), ev.get("operation", ""), ev.get("time", ""),
+                                    ev.get("reason", ""), f["state"]])
+    return buf.getvalue()
+
+
+def runs_table(runs: list[dict]) -> str:
+    if not runs:
+        return "no runs recorded\n"
+    header = ["RUN", "STARTED", "CLUSTER", "SOURCE", "COMMIT", "VERDICT", "COUNTS", "NOTES"]
+    rows = []
+    for r in runs:
+        notes = [f"{len(r['errors'])} error(s): {r['errors'][0]['message']}"] if r["errors"] else []
+        notes += ["stale Git"] * r["stale"] + ["history rewritten"] * r["history_rewritten"]
+        rows.append([str(r["id"]), r["started_at"], r["cluster"], r["source"], (r["commit"] or "-")[:12],
+                     r["verdict"], ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items())) or "-",
+                     "; ".join(notes)])
+    return "\n".join(_columns(header, rows)) + "\n"
+
+
+CSV_RUN_COLUMNS = ("id", "cluster", "source", "started_at", "finished_at", "commit", "stale", "history_rewritten",
+                   "verdict", "counts", "errors")
+
+
+def runs_csv(runs: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_RUN_COLUMNS)
+    for r in runs:
+        writer.writerow([r["id"], r["cluster"], r["source"], r["started_at"], r["finished_at"], r["commit"] or "",
+                         int(r["stale"]), int(r["history_rewritten"]), r["verdict"],
+                         json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"])])
+    return buf.getvalue()
+
+
+def objects_yaml(objects: list[dict]) -> str:
+    """A multi-document YAML stream, each object preceded by a comment saying when it was seen."""
+    docs = []
+    for o in objects:
+        where = f"{_object(o)} in cluster {o['cluster']}, as seen {o['seen_at']} (run {o['run_id']})"
+        docs.append(f"# {where}\n" + yaml.safe_dump(o["content"], sort_keys=False, allow_unicode=True,
+                                                      default_flow_style=False))
+    return "---\n".join(docs)
+
+
+# ----------------------------------------------------------------------------- the command
+
+class _EventsByDefault(click.Group):
+    """``driftd report [OPTIONS]`` means ``driftd report events [OPTIONS]``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] != "--help"):
+            args = ["events", *args]
+        return super().parse_args(ctx, args)
+
+
+def _database_options(f):
+    f = click.option("--database", "database", type=click.Path(dir_okay=False), default=None,
+                     help="The audit database (default: the config's `database`, else /var/lib/driftd/driftd.db).")(f)
+    f = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                     help="Take the database path from this config file.")(f)
+    return f
+
+
+def _fail(message: str) -> None:
+    click.echo(f"driftd: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _open_store(config_path: str | None, database: str | None) -> AuditStore:
+    if database is None:
+        from .config import Config, ConfigError, load_config_file
+        try:
+            database = load_config_file(config_path).database if config_path else Config(path=None).database
+        except ConfigError as exc:
+            _fail(str(exc))
+    if not os.path.exists(database):
+        _fail(f"no audit database at {os.path.abspath(database)}: driftd creates it on its first cycle "
+              f"(give --database PATH or --config FILE)")
+    try:
+        return AuditStore.open_readonly(database)
+    except StoreError as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def _time_option(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+@click.group("report", cls=_EventsByDefault)
+def report_command() -> None:
+    """Read the audit trail: drift events (default), runs, or objects as they were at a time.
+
+    Times: ISO 8601 (2026-12-01, 2026-12-01T10:00:00Z; no offset = local time), relative (30m, 24h,
+    7d), yesterday, or a weekday (tuesday = local midnight of the most recent Tuesday before today).
+    Exit 0, or 2 when the database cannot be read."""
+
+
+@report_command.command("events")
+@_database_options
+@click.option("--cluster", default=None)
+@click.option("--namespace", "-n", default=None)
+@click.option("--kind", default=None, help="Kind, any case (TanzuKubernetesCluster).")
+@click.option("--name", default=None)
+@click.option("--status", type=click.Choice(["open", "resolved", "all"]), default="all", show_default=True)
+@click.option("--since", default=None, help="Episodes still open or resolved at/after this time (7d, 24h, ...).")
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def events_command(config_path, database, cluster, namespace, kind, name, status, since, limit, output) -> None:
+    """Drift episodes, newest first, with their field details."""
+    since_at = _time_option(since, "--since")
+    with _open_store(config_path, database) as store:
+        try:
+            events = drift_events(store, cluster, namespace, kind, name, status, since_at, limit)
+        except StoreError as exc:
+            _fail(str(exc))
+    if output == "json":
+        filters = {"cluster": cluster, "namespace": namespace, "kind": kind, "name": name, "status": status,
+                   "since": since_at, "limit": limit}
+        click.echo(to_json("events", "events", events, filters=filters), nl=False)
+    elif output == "csv":
+        click.echo(events_csv(events), nl=False)
+    else:
+        click.echo(events_table(events), nl=False)
+
+
+@report_command.command("runs")
+@_database_options
+@click.option("--cluster", default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def runs_command(config_path, database, cluster, limit, output) -> None:
+    """The latest runs (cycles of one source), newest first."""
+    with _open_store(config_path, database) as store:
+        try:
+            runs = recent_runs(store, cluster, limit)
+        except StoreError as exc:
+            _fail(str(exc))
+    if output == "json":
+        click.echo(to_json("runs", "runs", runs), nl=False)
+    elif output == "csv":
+        click.echo(runs_csv(runs), nl=False)
+    else:
+        click.echo(runs_table(runs), nl=False)
+
+
+@report_command.command("snapshot")
+@_database_options
+@click.option("--at", "at", required=True, help="The time to look at (2026-12-01T10:00:00Z, 3d, tuesday, ...).")
+@click.option("--cluster", default=None)
+@click.option("--kind", default=None, help="Kind, any case.")
+@click.option("--namespace", "-n", default=None)
+@click.option("--name", default=None)
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def snapshot_command(config_path, database, at, cluster, kind, namespace, name, output) -> None:
+    """Objects as they were at a time (as driftd last saw them by then)."""
+    when = _time_option(at, "--at")
+    with _open_store(config_path, database) as store:
+        try:
+            objects = objects_at(store, when, cluster, kind, namespace, name)
+        except StoreError as exc:
+            _fail(str(exc))
+    if output == "json":
+        click.echo(to_json("snapshot", "objects", objects, at=when), nl=False)
+        return
+    if not objects:
+        click.echo(f"no objects known at {when}", err=True)
+        return
+    click.echo(objects_yaml(objects), nl=False)
