@@ -92,8 +92,10 @@ class _Walker:
     def _owner(self, path: Path) -> Ownership | None:
         return last_writer(self.live_obj, path)
 
-    def _add(self, path: Path, change: Change, desired: object, live: object) -> None:
-        owner = self._owner(path) if live is not _MISSING else None
+    def _add(self, path: Path, change: Change, desired: object, live: object,
+             owner: Ownership | None = None) -> None:
+        if owner is None and live is not _MISSING:
+            owner = self._owner(path)
         if owner and any(fnmatchcase(owner.manager, m) for m in self.ignored_managers):
             return
         evidence = Evidence()
@@ -145,12 +147,23 @@ class _Walker:
         if is_empty(live) or self.norm.server_filled(path, live):
             return
         whole = in_whole_map or (bool(path) and self.norm.whole_map(path[:-1]))
-        if isinstance(live, dict) and not whole:
+        if whole:
+            self._add(path, Change.ADDED, _MISSING, live)
+            return
+        if isinstance(live, dict):
+            # A list item someone created out of band (a container, an env entry) is one drift on
+            # the item, not one per field; an item only modified in place, or injected by a
+            # webhook (no owner), is walked field by field.
+            if isinstance(path[-1:][0] if path else None, (Select, Index)):
+                creator = last_writer(self.live_obj, path, whole=True)
+                if creator is not None and self.options.is_out_of_band(creator.manager):
+                    self._add(path, Change.ADDED, _MISSING, live, creator)
+                    return
             for name, value in live.items():
                 self._live_only(path + (Key(name),), value, False)
             return
         owner = self._owner(path)
-        if whole or (owner is not None and self.options.is_out_of_band(owner.manager)):
+        if owner is not None and self.options.is_out_of_band(owner.manager):
             self._add(path, Change.ADDED, _MISSING, live)
 
     def _walk_list(self, path: Path, desired: list, live: list) -> None:

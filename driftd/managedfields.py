@@ -41,7 +41,9 @@ def _child(node: dict, seg, live_item: object) -> dict | None:
     return None
 
 
-def _walk_owns(tree: dict, path: Path, live: object) -> bool:
+def _walk_owns(tree: dict, path: Path, live: object, whole: bool = False) -> bool:
+    """Does this FieldsV1 tree reach ``path``? With ``whole``: does it hold the path itself (a ``.``
+    entry, a leaf, or an atomic ancestor), not merely some field inside it."""
     node, cur = tree, live
     for depth, seg in enumerate(path):
         if depth and not any(k != "." for k in node):
@@ -52,23 +54,24 @@ def _walk_owns(tree: dict, path: Path, live: object) -> bool:
         if not isinstance(node, dict):
             return False
         cur = get(cur, (seg,))
-    return True
+    return not whole or not node or "." in node
 
 
-def owners(obj: dict, path: Path) -> list[Ownership]:
-    """Managers that own ``path`` of the live object, the most recent write first."""
+def owners(obj: dict, path: Path, whole: bool = False) -> list[Ownership]:
+    """Managers that own ``path`` of the live object, the most recent write first. With ``whole``
+    only those that own the path itself (they created the list item or map), not just a field in it."""
     found = []
     for entry in (obj.get("metadata") or {}).get("managedFields") or []:
         if not isinstance(entry, dict) or entry.get("fieldsType", "FieldsV1") != "FieldsV1":
             continue
         if (entry.get("subresource") == "status") != (path[:1] == (Key("status"),)):
             continue
-        if _walk_owns(entry.get("fieldsV1") or {}, path, obj):
+        if _walk_owns(entry.get("fieldsV1") or {}, path, obj, whole):
             found.append(Ownership(str(entry.get("manager", "")), str(entry.get("operation", "")),
                                    entry.get("time"), entry.get("subresource")))
     return sorted(found, key=lambda o: o.time or "", reverse=True)
 
 
-def last_writer(obj: dict, path: Path) -> Ownership | None:
-    found = owners(obj, path)
+def last_writer(obj: dict, path: Path, whole: bool = False) -> Ownership | None:
+    found = owners(obj, path, whole)
     return found[0] if found else None
