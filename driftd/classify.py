@@ -15,19 +15,17 @@ history (``HistoryEvidence``, see ``driftd.history``). Pure functions.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from .compare import CompareOptions, same_json
+from .compare import DEFAULT_GITOPS_MANAGERS, LAST_APPLIED, CompareOptions, last_applied, same_json
 from .model import Change, DriftClass, FieldDrift, ObjectKey
 from .normalize import Normalizer
 from .paths import Path, get, has
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kustomize-controller",
-                           "helm-controller", "driftd")
+__all__ = ["DEFAULT_GITOPS_MANAGERS", "LAST_APPLIED", "ClassifyOptions", "HistoryEvidence", "classify",
+           "last_applied"]
 
 
 @dataclass(frozen=True)
@@ -47,17 +45,6 @@ class HistoryEvidence(Protocol):
 
     def commit_that_changed(self, key: ObjectKey, path: Path) -> dict | None:
         """The commit that last set (or removed) ``path`` in Git."""
-
-
-def last_applied(live_obj: dict) -> dict | None:
-    raw = ((live_obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-    if not isinstance(raw, str):
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _same(norm: Normalizer, path: Path, a: object, b: object) -> bool:

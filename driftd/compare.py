@@ -8,10 +8,14 @@ Argo CD's default diff). So, walking desired (Git) and live together after strip
   zero, which Kubernetes omits (``omitempty``; case 12);
 * a field both sides have is ``modified`` drift when the values differ, compared with JSON types
   (``3`` != ``"3"``; case 08) unless a profile rule compares it otherwise (quantities, versions);
-* a field only live has (``added``) is drift only when Git declares its map whole (ConfigMap data,
-  case 09) or when an out-of-band manager (``kubectl-edit``, ``kubectl-patch`` ...) last wrote it;
-  values the server, a webhook or a controller fills where Git is silent are not drift (cases 01,
-  03, 04, 07, 11), and neither are empty maps/lists a re-encoding adds;
+* a field only live has (``added``) is drift only with evidence that it is not the system's: Git
+  declares its map whole (ConfigMap data, case 09), an out-of-band manager (``kubectl-edit``,
+  ``kubectl-patch`` ...) last wrote it, or it was applied from Git once and Git has dropped it
+  since (it is in kubectl's last-applied record, or a GitOps manager server-side *applied* it:
+  an Apply owns exactly the fields it sent, an Update also owns what the server defaulted).
+  Values the server, a webhook or a controller fills where Git is silent are not drift (cases 01,
+  03, 04, 07, 11), and neither are empty maps/lists a re-encoding adds; a list item created out
+  of band is one drift on the item;
 * lists are matched item by item by their key (``[name=np-1]``, ``[port=80,protocol=TCP]``), so
   reordering is not drift and a change is reported on the one item; a key that repeats on either
   side falls back to position for that list (case 14); lists of scalars compare as a whole.
@@ -24,13 +28,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from .managedfields import last_writer
+import json
+
+from .managedfields import ANCESTOR, WHOLE, last_writer
 from .model import Change, Evidence, FieldDrift, Ownership
 from .normalize import Normalizer
-from .paths import Index, Key, Path, Select, get, render, select_value
+from .paths import Index, Key, Path, Select, get, has, render, select_value
 
 DEFAULT_OUT_OF_BAND_MANAGERS = ("kubectl-edit", "kubectl-patch", "kubectl-scale", "kubectl-label",
                                 "kubectl-annotate", "kubectl-set", "kubectl-replace", "kubectl-rollout")
+DEFAULT_GITOPS_MANAGERS = ("argocd-controller", "argocd-application-controller", "kustomize-controller",
+                           "helm-controller", "driftd")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 _MISSING = object()
 
@@ -38,9 +47,25 @@ _MISSING = object()
 @dataclass(frozen=True)
 class CompareOptions:
     out_of_band_managers: tuple[str, ...] = DEFAULT_OUT_OF_BAND_MANAGERS
+    gitops_managers: tuple[str, ...] = DEFAULT_GITOPS_MANAGERS
 
     def is_out_of_band(self, manager: str) -> bool:
         return any(fnmatchcase(manager, pattern) for pattern in self.out_of_band_managers)
+
+    def is_gitops(self, manager: str | None) -> bool:
+        return manager is not None and any(fnmatchcase(manager, p) for p in self.gitops_managers)
+
+
+def last_applied(live_obj: dict) -> dict | None:
+    """kubectl's last-applied-configuration of a live object, or None."""
+    raw = ((live_obj.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 @dataclass
@@ -84,6 +109,7 @@ def prune_empty(value: object) -> object:
 class _Walker:
     def __init__(self, norm: Normalizer, live_obj: dict, options: CompareOptions):
         self.norm, self.live_obj, self.options = norm, live_obj, options
+        self.applied = last_applied(live_obj)
         self.out = Comparison()
         self.ignored_managers = norm.ignored_managers()
 
@@ -151,20 +177,28 @@ class _Walker:
             self._add(path, Change.ADDED, _MISSING, live)
             return
         if isinstance(live, dict):
-            # A list item someone created out of band (a container, an env entry) is one drift on
-            # the item, not one per field; an item only modified in place, or injected by a
-            # webhook (no owner), is walked field by field.
-            if isinstance(path[-1:][0] if path else None, (Select, Index)):
-                creator = last_writer(self.live_obj, path, whole=True)
-                if creator is not None and self.options.is_out_of_band(creator.manager):
+            # A list item created out of band (a container, an env entry), or applied from Git
+            # once, is one drift on the item, not one per field; an item only modified in place,
+            # or injected by a webhook (no owner), is walked field by field.
+            if path and isinstance(path[-1], (Select, Index)):
+                creator = last_writer(self.live_obj, path, (WHOLE, ANCESTOR))
+                if self._not_the_systems(path, creator):
                     self._add(path, Change.ADDED, _MISSING, live, creator)
                     return
             for name, value in live.items():
                 self._live_only(path + (Key(name),), value, False)
             return
         owner = self._owner(path)
+        if self._not_the_systems(path, owner):
+            self._add(path, Change.ADDED, _MISSING, live, owner)
+
+    def _not_the_systems(self, path: Path, owner: Ownership | None) -> bool:
+        """Evidence that a live-only value was not filled by the server, a webhook or a controller."""
         if owner is not None and self.options.is_out_of_band(owner.manager):
-            self._add(path, Change.ADDED, _MISSING, live)
+            return True   # kubectl edit/patch/label ... wrote it
+        if owner is not None and owner.operation == "Apply" and self.options.is_gitops(owner.manager):
+            return True   # server-side applied from Git once: an Apply owns only what it sent
+        return self.applied is not None and has(self.applied, path)   # kubectl-applied from Git once
 
     def _walk_list(self, path: Path, desired: list, live: list) -> None:
         if not any(isinstance(x, dict) for x in desired + live):

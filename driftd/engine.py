@@ -7,7 +7,7 @@ and a cycle (Git repository + API server) both go through ``diff_sets``. Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .classify import ClassifyOptions, HistoryEvidence, classify
 from .compare import compare_object
@@ -66,6 +66,8 @@ def _match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey
 def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict], options: EngineOptions,
               history: HistoryEvidence | None = None) -> DiffResult:
     result = DiffResult()
+    # compare needs the GitOps managers too: a field they server-side applied is Git's, not the system's
+    compare_options = replace(options.classify.compare, gitops_managers=options.classify.gitops_managers)
     live_by_key = {object_key(o): o for o in live}
     matched: set[ObjectKey] = set()
     invalid_keys: dict[ObjectKey, ObjectResult] = {}
@@ -112,7 +114,7 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
         declared.add(live_key)
         live_obj = live_by_key[live_key]
         norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules)
-        comparison = compare_object(manifest.obj, live_obj, norm, options.classify.compare)
+        comparison = compare_object(manifest.obj, live_obj, norm, compare_options)
         for drift in comparison.drifts:
             classify(drift, live_key, live_obj, norm, options.classify, history)
         status = Status.DRIFTED if comparison.drifts else Status.IN_SYNC

@@ -41,37 +41,42 @@ def _child(node: dict, seg, live_item: object) -> dict | None:
     return None
 
 
-def _walk_owns(tree: dict, path: Path, live: object, whole: bool = False) -> bool:
-    """Does this FieldsV1 tree reach ``path``? With ``whole``: does it hold the path itself (a ``.``
-    entry, a leaf, or an atomic ancestor), not merely some field inside it."""
+# How a manager holds a path (``owners(..., modes=...)``):
+ANCESTOR = "ancestor"  # through an atomic list or map above it, owned as one value (TKC nodePools)
+WHOLE = "whole"        # the path itself: a leaf, or a map/list item it created (a ``.`` entry)
+INSIDE = "inside"      # only some fields inside the path
+ANY = (ANCESTOR, WHOLE, INSIDE)
+
+
+def ownership(tree: dict, path: Path, live: object) -> str | None:
+    """How this FieldsV1 tree holds ``path`` of ``live``: ANCESTOR, WHOLE, INSIDE or None."""
     node, cur = tree, live
     for depth, seg in enumerate(path):
         if depth and not any(k != "." for k in node):
-            return True  # a leaf above the path: the manager owns the whole subtree (atomic)
+            return ANCESTOR  # a leaf above the path: the manager owns the whole subtree (atomic)
         item = cur[seg.position] if isinstance(seg, Index) and isinstance(cur, list) \
             and seg.position < len(cur) else None
         node = _child(node, seg, item)
         if not isinstance(node, dict):
-            return False
+            return None
         cur = get(cur, (seg,))
-    return not whole or not node or "." in node
+    return WHOLE if not node or "." in node else INSIDE
 
 
-def owners(obj: dict, path: Path, whole: bool = False) -> list[Ownership]:
-    """Managers that own ``path`` of the live object, the most recent write first. With ``whole``
-    only those that own the path itself (they created the list item or map), not just a field in it."""
+def owners(obj: dict, path: Path, modes: tuple[str, ...] = ANY) -> list[Ownership]:
+    """Managers that own ``path`` of the live object in one of ``modes``, the most recent write first."""
     found = []
     for entry in (obj.get("metadata") or {}).get("managedFields") or []:
         if not isinstance(entry, dict) or entry.get("fieldsType", "FieldsV1") != "FieldsV1":
             continue
         if (entry.get("subresource") == "status") != (path[:1] == (Key("status"),)):
             continue
-        if _walk_owns(entry.get("fieldsV1") or {}, path, obj, whole):
+        if ownership(entry.get("fieldsV1") or {}, path, obj) in modes:
             found.append(Ownership(str(entry.get("manager", "")), str(entry.get("operation", "")),
                                    entry.get("time"), entry.get("subresource")))
     return sorted(found, key=lambda o: o.time or "", reverse=True)
 
 
-def last_writer(obj: dict, path: Path, whole: bool = False) -> Ownership | None:
-    found = owners(obj, path, whole)
+def last_writer(obj: dict, path: Path, modes: tuple[str, ...] = ANY) -> Ownership | None:
+    found = owners(obj, path, modes)
     return found[0] if found else None
