@@ -30,7 +30,7 @@ from fnmatch import fnmatchcase
 
 import json
 
-from .managedfields import ANCESTOR, WHOLE, last_writer
+from .managedfields import ANCESTOR, INSIDE, WHOLE, last_writer
 from .model import Change, Evidence, FieldDrift, Ownership
 from .normalize import Normalizer
 from .paths import Index, Key, Path, Select, get, has, render, select_value
@@ -169,26 +169,35 @@ class _Walker:
         if not same_json(desired, live):
             self._add(path, Change.MODIFIED, desired, live)
 
-    def _live_only(self, path: Path, live: object, in_whole_map: bool) -> None:
-        if is_empty(live) or self.norm.server_filled(path, live):
+    def _live_only(self, path: Path, live: object, in_whole_map: bool, filled: bool = False) -> None:
+        """A value Git does not declare. ``filled``: a profile says the system fills this subtree."""
+        if is_empty(live):
             return
+        rule = self.norm.server_filled(path, live)
+        if rule is not None:
+            if rule.has_value:
+                return  # the system's default value itself: whoever wrote it, nothing differs
+            filled = True
         whole = in_whole_map or (bool(path) and self.norm.whole_map(path[:-1]))
-        if whole:
+        if whole and not filled:
             self._add(path, Change.ADDED, _MISSING, live)
             return
         if isinstance(live, dict):
             # A list item created out of band (a container, an env entry), or applied from Git
             # once, is one drift on the item, not one per field; an item only modified in place,
             # or injected by a webhook (no owner), is walked field by field.
-            if path and isinstance(path[-1], (Select, Index)):
+            if path and isinstance(path[-1], (Select, Index)) and not filled:
                 creator = last_writer(self.live_obj, path, (WHOLE, ANCESTOR))
                 if self._not_the_systems(path, creator):
                     self._add(path, Change.ADDED, _MISSING, live, creator)
                     return
             for name, value in live.items():
-                self._live_only(path + (Key(name),), value, False)
+                self._live_only(path + (Key(name),), value, False, filled)
             return
-        owner = self._owner(path)
+        # Where the system fills a value, only an owner of this very field counts as evidence:
+        # an out-of-band Update of an atomic list (TKC nodePools after kubectl edit) owns every
+        # value in it, including the ones the service filled.
+        owner = last_writer(self.live_obj, path, (WHOLE, INSIDE) if filled else (WHOLE, INSIDE, ANCESTOR))
         if self._not_the_systems(path, owner):
             self._add(path, Change.ADDED, _MISSING, live, owner)
 
