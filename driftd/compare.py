@@ -194,10 +194,17 @@ class _Walker:
             for name, value in live.items():
                 self._live_only(path + (Key(name),), value, False, filled)
             return
-        # Where the system fills a value, only an owner of this very field counts as evidence:
-        # an out-of-band Update of an atomic list (TKC nodePools after kubectl edit) owns every
-        # value in it, including the ones the service filled.
-        owner = last_writer(self.live_obj, path, (WHOLE, INSIDE) if filled else (WHOLE, INSIDE, ANCESTOR))
+        if filled:
+            # The system chooses this value (a profile says so): only a person who changed this
+            # very field is evidence against it. An Update owns just what it changed, but an
+            # out-of-band Update of an atomic list (TKC nodePools after kubectl edit) owns every
+            # value in it, the service's too; and Git's own earlier apply of a value the system
+            # fills anyway (an exported manifest) changes nothing when Git drops it again.
+            owner = last_writer(self.live_obj, path, (WHOLE, INSIDE))
+            if owner is not None and self.options.is_out_of_band(owner.manager):
+                self._add(path, Change.ADDED, _MISSING, live, owner)
+            return
+        owner = self._owner(path)
         if self._not_the_systems(path, owner):
             self._add(path, Change.ADDED, _MISSING, live, owner)
 
