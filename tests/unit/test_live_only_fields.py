@@ -223,11 +223,26 @@ def test_live_only_field_applied_by_argocd_and_in_last_applied_is_removed_in_git
 def test_live_only_field_server_side_applied_by_argocd_is_removed_in_git():
     meta = managed(("argocd-controller", "Apply", "2026-11-01T08:00:00Z",
                     {"f:metadata": {"f:labels": {"f:app": {}, "f:canary": {}}},
-                     "f:spec": {"f:minReadySeconds": {}}}))
-    live = _deployment(meta, labels="{app: web, canary: 'true'}", replicas="          minReadySeconds: 30")
+                     "f:spec": {"f:paused": {}}}))
+    live = _deployment(meta, labels="{app: web, canary: 'true'}", replicas="          paused: true")
     assert summary(one(diff(_deployment(), live))) == [
         ("metadata.labels.canary", "added", None, "true", "removed-in-git"),
-        ("spec.minReadySeconds", "added", None, 30, "removed-in-git")]
+        ("spec.paused", "added", None, True, "removed-in-git")]
+
+
+def test_value_the_system_fills_anyway_is_not_drift_when_git_drops_it():
+    # Someone applied a manifest exported from the live TKC (fullVersion and network included);
+    # Git no longer has them, but the service fills the same values again: nothing to report.
+    applied = {"apiVersion": "run.tanzu.vmware.com/v1alpha3", "kind": "TanzuKubernetesCluster",
+               "metadata": {"name": "tkc-01", "namespace": "team-a"},
+               "spec": {"distribution": {"fullVersion": "v1.26.5+vmware.2-fips.1-tkg.1"},
+                        "settings": {"network": {"cni": {"name": "antrea"}}}}}
+    meta = last_applied(applied) + "\n" + managed(
+        ("kubectl-client-side-apply", "Update", "2026-11-01T08:00:00Z",
+         {"f:spec": {"f:distribution": {"f:fullVersion": {}}, "f:settings": {"f:network": {"f:cni": {"f:name": {}}}}}}))
+    live = _tkc(meta, "          distribution: {fullVersion: v1.26.5+vmware.2-fips.1-tkg.1}\n"
+                      "          settings: {network: {cni: {name: antrea}}}")
+    assert one(diff(_tkc(), live)).status is Status.IN_SYNC
 
 
 def test_live_only_field_in_last_applied_is_removed_in_git_whoever_owns_it_now():
