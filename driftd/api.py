@@ -1,10 +1,17 @@
-"""Library entry points the CLI calls: ``diff_files`` (offline), the cycle and reports live elsewhere."""
+"""Library entry points the CLI calls: ``diff_files`` (offline), ``check`` and ``CheckSession`` (cycles)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import logs
+from .config import Config
+from .cycle import Cycle, overall_verdict
 from .engine import DiffResult, EngineOptions, diff_sets
+from .model import RunRecord, Verdict
+from .output import report_json
+from .store import AuditStore, StoreError
 from .yamlload import LoadResult, load_manifests
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -46,4 +53,105 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     return result
 
 
-__all__ = ["DiffInputError", "diff_files", "load_path", "EngineOptions"]
+
+
+# ----------------------------------------------------------------------------- check / run
+
+
+@dataclass
+class CheckOutcome:
+    """What one cycle over all sources found, ready to print."""
+    runs: list
+    results: list
+    store_errors: list[str]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.store_errors:
+            return Verdict.ERROR
+        return overall_verdict(self.runs)
+
+    def merged(self) -> DiffResult:
+        merged = DiffResult()
+        for result in self.results:
+            merged.objects += result.objects
+            merged.problems += result.problems
+            merged.notices += result.notices
+        return merged
+
+    def errors(self) -> list[str]:
+        return [e.message for r in self.runs for e in r.errors] + self.store_errors
+
+    def summary(self) -> dict[str, int]:
+        return self.merged().counts()
+
+    def to_json(self) -> dict:
+        runs = [{"cluster": r.cluster, "source": r.source, "commit": r.commit, "stale": r.stale,
+                 "history_rewritten": r.history_rewritten, "verdict": r.verdict.value,
+                 "started_at": r.started_at, "finished_at": r.finished_at,
+                 "errors": [e.to_json() for e in r.errors], "notices": r.notices} for r in self.runs]
+        return report_json(self.merged(), self.verdict, {"runs": runs, "errors": self.errors()})
+
+
+class CheckSession:
+    """Cycles over every source of a config, writing each run to the audit trail.
+
+    A run that cannot be written (disk full, database locked ...) is kept and written before the
+    next one, so the audit trail loses nothing while the daemon keeps going."""
+
+    def __init__(self, config: Config, open_store: bool = True):
+        self.config = config
+        self.cycle = Cycle(config)
+        self.pending: list[RunRecord] = []
+        self.store: AuditStore | None = None
+        self.open_store = open_store
+        self.log = logs.get().bind(component="cycle")
+
+    def __enter__(self) -> "CheckSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.cycle.close()
+        if self.store is not None:
+            self.store.close()
+
+    def _store(self) -> AuditStore:
+        if self.store is None:
+            self.store = AuditStore.open(self.config.database)
+        return self.store
+
+    def _write(self, runs: list[RunRecord]) -> list[str]:
+        self.pending += runs
+        if not self.open_store:
+            self.pending.clear()
+            return []
+        errors = []
+        while self.pending:
+            run = self.pending[0]
+            try:
+                self._store().record_run(run)
+            except StoreError as exc:
+                errors.append(f"audit trail: {exc} ({len(self.pending)} run(s) kept in memory, retried next cycle)")
+                self.log.error("store_failed", error=str(exc), pending=len(self.pending))
+                break
+            self.pending.pop(0)
+        return errors
+
+    def run_cycle(self, stop=lambda: False) -> CheckOutcome:
+        pairs = self.cycle.run_once(stop)
+        runs = [run for run, _ in pairs]
+        for run in runs:
+            log = self.log.bind(source=run.source, cluster=run.cluster, commit=(run.commit or "")[:12])
+            for err in run.errors:
+                log.error("edge_failed", edge=err.edge, target=err.target, error=err.message)
+            log.info("source_checked", verdict=run.verdict.value, stale=run.stale, **run.counts())
+        store_errors = self._write(runs)
+        return CheckOutcome(runs, [result for _, result in pairs], store_errors)
+
+
+def check(config: Config, write: bool = True) -> CheckOutcome:
+    with CheckSession(config, open_store=write) as session:
+        return session.run_cycle()

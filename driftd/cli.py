@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -43,6 +44,61 @@ def diff(desired: str, live: str, output: str, namespace: str | None, config_pat
     sys.exit(result.verdict.exit_code)
 
 
+def _load_config(path: str):
+    from .config import ConfigError, load_config_file
+
+    try:
+        return load_config_file(path)
+    except ConfigError as exc:
+        click.echo(f"driftd: config: {exc}", err=True)
+        sys.exit(2)
+
+
+config_option = click.option("--config", "-c", "config_path", default="/etc/driftd/config.yaml", show_default=True,
+                             envvar="DRIFTD_CONFIG", type=click.Path(dir_okay=False),
+                             help="The config file (env DRIFTD_CONFIG).")
+
+
+@main.command()
+@config_option
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--no-store", is_flag=True, help="Do not write the run to the audit trail.")
+@click.option("--show-in-sync", is_flag=True, help="Also list objects that are in sync (table output).")
+def check(config_path: str, output: str, no_store: bool, show_in_sync: bool) -> None:
+    """Run one cycle now: compare every source with its cluster and record it.
+
+    Exit 0 in sync, 1 drift, 2 error or invalid Git input (like terraform plan -detailed-exitcode)."""
+    from . import logs
+    from .api import check as run_check
+
+    config = _load_config(config_path)
+    # The report is the output; log lines go to stderr and only for warnings and errors.
+    logs.configure(config.log_format if config.log_format != "auto" else "console", level=logging.WARNING)
+    outcome = run_check(config, write=not no_store)
+    if output == "json":
+        click.echo(dumps(outcome.to_json()), nl=False)
+    else:
+        for run in outcome.runs:
+            state = f"commit {run.commit[:12]}" if run.commit else "no commit"
+            click.echo(f"source {run.source} -> cluster {run.cluster}: {state}{' (stale)' if run.stale else ''}")
+            for notice in run.notices:
+                click.echo(f"  notice: {notice}")
+        click.echo(report_table(outcome.merged(), outcome.verdict, show_in_sync, outcome.errors()), nl=False)
+    sys.exit(outcome.verdict.exit_code)
+
+
+@main.command()
+@config_option
+def run(config_path: str) -> None:
+    """Run the daemon: a cycle at start, then one every interval, until SIGTERM/SIGINT."""
+    from . import logs
+    from .daemon import Daemon
+
+    config = _load_config(config_path)
+    logs.configure(config.log_format)
+    sys.exit(Daemon(config).run())
+
+
 @main.command()
 @click.option("--explain", "explain", default=None, help="Show one rule in full.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -72,6 +128,14 @@ def _fail(message: str, output: str) -> None:
     click.echo(f"driftd: error: {message}", err=True)
     sys.exit(Verdict.ERROR.exit_code)
 
+
+def _register_report() -> None:
+    from .report import report_command
+
+    main.add_command(report_command)
+
+
+_register_report()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,181 @@
+"""One drift cycle for one source: read Git -> list live -> compare -> classify -> (store).
+
+The only place where the edges (Git, Kubernetes) meet the pure engine. Every edge failure becomes a
+``CycleError`` in the run record: a kind whose LIST failed is left out of the comparison (its
+objects are neither "missing" nor "in sync"), and the verdict is ``error``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from .config import Config, SourceConfig, engine_options
+from .engine import DiffResult, diff_sets
+from .gitsource import GitError, GitSource
+from .kubesource import KindInfo, KubeError, KubeSource
+from .model import CycleError, ObjectKey, RunRecord, Status, Verdict, group_of
+from .yamlload import Manifest
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _kind_of(m: Manifest) -> tuple[str, str]:
+    return (m.key.group, m.key.kind)
+
+
+def _versions_in_git(manifests: list[Manifest]) -> dict[tuple[str, str], str]:
+    """The apiVersion Git uses most for each kind (live is listed at it, so the server converts)."""
+    counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for m in manifests:
+        counts[_kind_of(m)][str(m.obj.get("apiVersion", "")).split("/")[-1]] += 1
+    return {k: c.most_common(1)[0][0] for k, c in counts.items()}
+
+
+@dataclasses.dataclass
+class CycleContext:
+    config: Config
+    source: SourceConfig
+    git: GitSource
+    kube: KubeSource | None        # None: the cluster could not even be configured
+    kube_error: KubeError | None = None
+    previous_commit: str | None = None
+    clock: Callable[[], str] = utcnow
+
+
+def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
+    cfg, src = ctx.config, ctx.source
+    run = RunRecord(cluster=src.cluster, source=src.name, started_at=ctx.clock(), finished_at="", commit=None)
+    result = DiffResult()
+    try:
+        snap = ctx.git.sync(ctx.previous_commit)
+    except GitError as exc:
+        run.errors.append(CycleError("git", ctx.git.display, str(exc)))
+        run.finished_at = ctx.clock()
+        return run, result
+    run.commit, run.stale, run.history_rewritten = snap.commit, snap.stale, snap.history_rewritten
+    if snap.stale:
+        run.notices.append(f"Git remote unreachable ({snap.fetch_error}); compared with the last fetched commit "
+                           f"{snap.commit[:12]}")
+    if snap.history_rewritten:
+        run.notices.append(f"branch {src.branch} was rewritten (force push) since {(snap.previous_commit or '')[:12]}")
+    try:
+        loaded = ctx.git.manifests(snap.commit, src.namespace)
+    except GitError as exc:
+        run.errors.append(CycleError("git", ctx.git.display, str(exc)))
+        run.commit = None  # nothing of this commit could be read: no event may be touched
+        run.finished_at = ctx.clock()
+        return run, result
+    run.notices += loaded.notices
+
+    if ctx.kube is None:
+        err = ctx.kube_error or KubeError(f"cluster {src.cluster}: not configured")
+        run.errors.append(CycleError("kube", src.cluster, str(err)))
+        run.finished_at = ctx.clock()
+        return run, result
+
+    watched = {(w.group, w.kind): w.version for w in cfg.watch}
+    git_versions = _versions_in_git(loaded.manifests)
+    kinds = set(watched) | set(git_versions)
+    infos: dict[tuple[str, str], KindInfo] = {}
+    for kind in sorted(kinds):
+        try:
+            infos[kind] = ctx.kube.kind_info(kind[0], kind[1], git_versions.get(kind) or watched.get(kind))
+        except KubeError as exc:
+            run.errors.append(CycleError("kube", _label(kind), str(exc), kind))
+
+    # Cluster-scoped kinds have no namespace, whatever the source's default says.
+    manifests = [m if infos.get(_kind_of(m)) is None or infos[_kind_of(m)].namespaced
+                 else dataclasses.replace(m, key=dataclasses.replace(m.key, namespace=None)) for m in loaded.manifests]
+    namespaces = sorted({m.key.namespace for m in manifests if m.key.namespace} | ({src.namespace} if src.namespace else set()))
+    run.namespaces = namespaces or None
+
+    live: list[dict] = []
+    for kind, info in sorted(infos.items()):
+        try:
+            if info.namespaced and namespaces:
+                items = [o for ns in namespaces for o in ctx.kube.list(info, ns)]
+            else:
+                items = ctx.kube.list(info)
+        except KubeError as exc:
+            run.errors.append(CycleError("kube", _label(kind), str(exc), kind))
+            continue
+        run.watched.append(kind)
+        live += items
+
+    listed = set(run.watched)
+    compared = [m for m in manifests if _kind_of(m) in listed]
+    problems = [p for p in loaded.problems if p.key is None or (p.key.group, p.key.kind) in listed]
+    options = engine_options(cfg)
+    result = diff_sets(compared, problems, live, options)
+    # Unmanaged objects are reported only for watched kinds: a ConfigMap that Git declares does not
+    # make every ConfigMap of the namespace "unmanaged".
+    result.objects = [o for o in result.objects
+                      if o.status is not Status.UNMANAGED or (o.key.group, o.key.kind) in watched]
+    for o in result.objects:
+        if o.source is not None:
+            o.source["commit"] = snap.commit
+    result.notices = loaded.notices
+    run.objects = result.objects
+    run.live = {ObjectKey(group_of(o.get("apiVersion", "")), o.get("kind", ""),
+                          (o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name", "")): o
+                for o in live}
+    run.problems = [{"file": p.file, "lines": list(p.lines), "message": p.message} for p in result.problems]
+    run.verdict = Verdict.ERROR if run.errors else result.verdict
+    run.finished_at = ctx.clock()
+    return run, result
+
+
+def _label(kind: tuple[str, str]) -> str:
+    return f"{kind[1]}.{kind[0]}" if kind[0] else kind[1]
+
+
+def overall_verdict(runs: list[RunRecord]) -> Verdict:
+    verdicts = {r.verdict if (r.commit and not r.errors) else Verdict.ERROR for r in runs}
+    for v in (Verdict.ERROR, Verdict.INVALID, Verdict.DRIFT):
+        if v in verdicts:
+            return v
+    return Verdict.IN_SYNC
+
+
+class Cycle:
+    """All sources of a config, with their Git and cluster connections kept between cycles."""
+
+    def __init__(self, config: Config, store=None):
+        self.config, self.store = config, store
+        self.git = {s.name: GitSource(s, Path(config.state_dir)) for s in config.sources}
+        self._kube: dict[str, KubeSource] = {}
+        self.previous_commit: dict[str, str | None] = {}
+
+    def kube_for(self, cluster: str) -> tuple[KubeSource | None, KubeError | None]:
+        if cluster in self._kube:
+            self._kube[cluster].forget_discovery()  # a CRD may have been installed since the last cycle
+            return self._kube[cluster], None
+        try:
+            self._kube[cluster] = KubeSource.connect(self.config.cluster(cluster))
+        except KubeError as exc:
+            return None, exc
+        return self._kube[cluster], None
+
+    def run_once(self, stop: Callable[[], bool] = lambda: False) -> list[tuple[RunRecord, DiffResult]]:
+        out = []
+        for src in self.config.sources:
+            if stop():
+                break
+            kube, kube_error = self.kube_for(src.cluster)
+            ctx = CycleContext(self.config, src, self.git[src.name], kube, kube_error,
+                               self.previous_commit.get(src.name))
+            run, result = run_source_cycle(ctx)
+            if run.commit:
+                self.previous_commit[src.name] = run.commit
+            out.append((run, result))
+        return out
+
+    def close(self) -> None:
+        for kube in self._kube.values():
+            kube.close()
