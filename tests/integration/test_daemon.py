@@ -1,0 +1,99 @@
+"""`driftd run` as a real process: cycles every interval, opens and resolves events on its own, keeps
+going through edge failures, and stops cleanly on SIGTERM/SIGINT with no half-written run."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from driftd.envtest.controlplane import free_port
+from tests.integration.test_check import (admin, apply_as_argocd, kubectl_edit_workers, make_repo,
+                                          reader_kubeconfig, seed_in, write_config)
+
+
+def start_daemon(cfg: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "driftd.cli", "run", "--config", str(cfg)],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db, timeout=10) as conn:
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # schema not created yet
+            return []
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"daemon exited {proc.returncode} while waiting for {what}:\n{log.read_text() if log else ''}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}:\n{log.read_text() if log else ''}")
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(timeout=60)
+
+
+def test_daemon_opens_and_resolves_events_every_interval_and_stops_on_sigterm(control_plane, namespace, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    kube = admin(control_plane)
+    apply_as_argocd(kube, seed_in(namespace))
+    cfg = write_config(tmp_path, repo, reader_kubeconfig(control_plane, f"daemon-{namespace}"), namespace,
+                       "log:\n  format: json\n")
+    db, log = tmp_path / "driftd.db", tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    try:
+        wait_for(lambda: query(db, "select count(*) from runs where verdict = 'in-sync'")[0][0] >= 1 if query(
+            db, "select count(*) from runs") else None, "a first in-sync run", proc=proc, log=log)
+        kubectl_edit_workers(kube, namespace, "prod-demo01", 3)
+        opened = wait_for(lambda: query(db, "select state from drift_events"), "an open event", proc=proc, log=log)
+        assert opened == [("open",)]
+        assert query(db, "select path, desired, live, class from drift_fields") == \
+            [("spec.topology.workers.count", "1", "3", "out-of-band")]
+        kubectl_edit_workers(kube, namespace, "prod-demo01", 1)
+        wait_for(lambda: query(db, "select state from drift_events") == [("resolved",)], "the event resolved",
+                 proc=proc, log=log)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert '"event": "stop_requested"' in text and '"event": "daemon_stopped"' in text
+    # every run that was started was written whole
+    assert query(db, "select count(*) from runs where finished_at is null or finished_at = ''")[0][0] == 0
+    kube.close()
+
+
+def test_daemon_keeps_running_when_the_api_server_is_unreachable(control_plane, namespace, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    dead = tmp_path / "dead.kubeconfig"
+    dead.write_text(Path(control_plane.kubeconfig).read_text().replace(control_plane.url,
+                                                                       f"https://127.0.0.1:{free_port()}"))
+    cfg = write_config(tmp_path, repo, dead, namespace, "log:\n  format: json\n")
+    db, log = tmp_path / "driftd.db", tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    try:
+        wait_for(lambda: (query(db, "select count(*) from runs where verdict = 'error'") or [(0,)])[0][0] >= 3,
+                 "three failed cycles", proc=proc, log=log)
+        assert proc.poll() is None  # still running
+        assert query(db, "select count(*) from drift_events")[0][0] == 0
+        assert stop(proc, signal.SIGINT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    errors = query(db, "select errors from runs where verdict = 'error' limit 1")[0][0]
+    assert "unreachable" in errors
+    assert query(db, "select count(*) from outbox where event_type = 'cycle_failed'")[0][0] >= 3
