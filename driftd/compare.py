@@ -110,6 +110,7 @@ class _Walker:
     def __init__(self, norm: Normalizer, live_obj: dict, options: CompareOptions):
         self.norm, self.live_obj, self.options = norm, live_obj, options
         self.applied = last_applied(live_obj)
+        self.live_root: dict = {}  # the stripped live object, for rules that read another field
         self.out = Comparison()
         self.ignored_managers = norm.ignored_managers()
 
@@ -119,7 +120,7 @@ class _Walker:
         return last_writer(self.live_obj, path)
 
     def _add(self, path: Path, change: Change, desired: object, live: object,
-             owner: Ownership | None = None) -> None:
+             owner: Ownership | None = None, note: str | None = None) -> None:
         if owner is None and live is not _MISSING:
             owner = self._owner(path)
         if owner and any(fnmatchcase(owner.manager, m) for m in self.ignored_managers):
@@ -132,7 +133,7 @@ class _Walker:
             path=path, change=change,
             desired=None if desired is _MISSING else prune_empty(desired),
             live=None if live is _MISSING else live,
-            evidence=evidence, note=self.norm.note(path)))
+            evidence=evidence, note="; ".join(n for n in (self.norm.note(path), note) if n) or None))
 
     # -- the walk ------------------------------------------------------------------------------------
 
@@ -154,10 +155,17 @@ class _Walker:
             return
         if live is _MISSING:
             if not is_zero(desired) and prune_empty(desired) not in ({}, []):
-                self._add(path, Change.REMOVED, desired, _MISSING)
+                self._removed_or_resolved(path, desired)
             return
-        if path and self.norm.equal(path, desired, live):
-            return
+        if path:
+            differs = self.norm.mismatch(path, desired, live, self.live_root)
+            if differs is None:
+                return
+            where, value = differs
+            if where != path:  # Git's value resolved into another live field, to another value
+                self._add(path, Change.MODIFIED, desired, value, self._owner(where),
+                          note=f"live resolved it as {render(where)}")
+                return
         whole = in_whole_map or (bool(path) and self.norm.whole_map(path))
         if isinstance(desired, dict) and isinstance(live, dict):
             for name in list(desired) + [k for k in live if k not in desired]:
@@ -168,6 +176,18 @@ class _Walker:
             return
         if not same_json(desired, live):
             self._add(path, Change.MODIFIED, desired, live)
+
+    def _removed_or_resolved(self, path: Path, desired: object) -> None:
+        """Git's field is absent live: removed, unless the server resolved it into another field."""
+        differs = self.norm.mismatch(path, desired, None, self.live_root)
+        if differs is None:
+            return
+        where, value = differs
+        if where == path:
+            self._add(path, Change.REMOVED, desired, _MISSING)
+        else:
+            self._add(path, Change.MODIFIED, desired, value, self._owner(where),
+                      note=f"live resolved it as {render(where)}")
 
     def _live_only(self, path: Path, live: object, in_whole_map: bool, filled: bool = False) -> None:
         """A value Git does not declare. ``filled``: a profile says the system fills this subtree."""
@@ -270,5 +290,6 @@ def compare_object(desired: dict, live: dict, norm: Normalizer,
                    options: CompareOptions = CompareOptions()) -> Comparison:
     """Field drifts between one Git object and its live counterpart (both as plain JSON)."""
     walker = _Walker(norm, live, options)
-    walker.walk((), norm.strip(desired), norm.strip(live))
+    walker.live_root = norm.strip(live)
+    walker.walk((), norm.strip(desired), walker.live_root)
     return walker.out

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from .model import ObjectKey
-from .paths import Key, Path, Pattern
+from .paths import Key, Path, Pattern, get
 from .profiles import Rule, RuleSet
 from .quantity import same_quantity
 
@@ -100,9 +100,28 @@ class Normalizer:
                     return rule
         return None
 
-    def equal(self, path: Path, desired: object, live: object) -> bool:
+    def equal(self, path: Path, desired: object, live: object, live_root: dict | None = None) -> bool:
+        return self.mismatch(path, desired, live, live_root) is None
+
+    def mismatch(self, path: Path, desired: object, live: object,
+                 live_root: dict | None = None) -> tuple[Path, object] | None:
+        """None when an ``equivalent`` rule makes ``desired`` equal to live; else the live field and
+        value it differs from (``path`` itself, or a field Git's value is resolved into)."""
         rule = self._first("equivalent", path)
-        return rule is not None and COMPARE[rule.compare](desired, live)
+        if rule is None:
+            return path, live
+        same = COMPARE[rule.compare]
+        # A rule with resolved_in compares Git's value with every place the server resolved it
+        # into: a legacy field the server blanked ("") or left out says nothing and is skipped.
+        candidates = [(path, live)] + [(p, get(live_root, p)) for p in rule.resolved_in if live_root is not None]
+        if rule.resolved_in:
+            candidates = [(p, v) for p, v in candidates if v not in (None, "")]
+            if not candidates:
+                return path, live
+        for where, value in candidates:
+            if not same(desired, value):
+                return where, value
+        return None
 
     def list_keys(self, path: Path) -> tuple[tuple[str, ...], dict] | None:
         rule = self._first("list-keys", path)

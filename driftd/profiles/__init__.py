@@ -8,7 +8,9 @@ Actions:
 * ``strip``         never compared (server bookkeeping, status)
 * ``server-filled`` a live value where Git declares none is not drift; with ``value`` only that value
                     (``$namespace`` stands for the object's namespace)
-* ``equivalent``    values compared with ``compare`` (quantity, version, tkr-version, int-or-string)
+* ``equivalent``    values compared with ``compare`` (quantity, version, tkr-version, int-or-string);
+                    ``resolved_in`` names live fields the server resolves Git's value into: each
+                    one that is not empty must match too (a blanked field is skipped)
 * ``ignore``        never drift, even where Git declares it; ``when`` names a condition
 * ``whole-map``     Git declares the whole map: a key only in live is drift
 * ``list-keys``     list items matched by ``keys`` (``defaults`` fill a key the item leaves out)
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from ..model import ObjectKey
-from ..paths import Pattern
+from ..paths import Path, Pattern, parse, render
 from ..yamlload import load_yaml
 
 ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "note")
@@ -52,6 +54,7 @@ class Rule:
     keys: tuple[str, ...] = ()
     defaults: tuple[tuple[str, object], ...] = ()
     note: str | None = None
+    resolved_in: tuple[Path, ...] = ()  # equivalent: live fields Git's value is resolved into
     namespaces: tuple[str, ...] = ()   # config ignore rules: limit to these namespaces
     names: tuple[str, ...] = ()        # ... and these object names
     managers: tuple[str, ...] = ()     # config ignore rules: live fields owned by these managers
@@ -71,6 +74,8 @@ class Rule:
             out["value"] = self.value
         if self.keys:
             out["keys"] = list(self.keys)
+        if self.resolved_in:
+            out["resolved_in"] = [render(p) for p in self.resolved_in]
         if self.managers:
             out["managers"] = list(self.managers)
         return out
@@ -97,15 +102,19 @@ def rule_from_dict(raw: dict, profile: str, where: str) -> Rule:
         raise ProfileError(f"{where}: rule {name}: compare must be one of {', '.join(COMPARATORS)}")
     if raw.get("when") is not None and raw["when"] not in CONDITIONS:
         raise ProfileError(f"{where}: rule {name}: when must be one of {', '.join(CONDITIONS)}")
+    resolved_in = raw.get("resolved_in", [])
+    if isinstance(resolved_in, str):
+        resolved_in = [resolved_in]
     try:
         patterns = tuple(Pattern.compile(str(p)) for p in paths)
+        resolved = tuple(parse(str(p)) for p in resolved_in)
     except ValueError as exc:
         raise ProfileError(f"{where}: rule {name}: {exc}") from exc
     return Rule(
         name=name, profile=profile, action=action, kinds=tuple(str(k) for k in kinds), paths=patterns,
         why=str(raw.get("why", "")), value=raw.get("value"), has_value="value" in raw,
         compare=raw.get("compare"), when=raw.get("when"), keys=tuple(raw.get("keys", ())),
-        defaults=tuple((raw.get("defaults") or {}).items()), note=raw.get("note"),
+        defaults=tuple((raw.get("defaults") or {}).items()), note=raw.get("note"), resolved_in=resolved,
         namespaces=tuple(raw.get("namespaces", ())), names=tuple(raw.get("names", ())),
         managers=tuple(raw.get("managers", ())))
 
