@@ -1,0 +1,121 @@
+"""TanzuKubernetesCluster release resolution: Git names a release short (``1.21.6``, ``v1.21``), the
+TKG service resolves it to a full TKR version (``v1.21.6+vmware.1-tkg.1.b3d708a``) in
+``distribution.fullVersion`` and may blank the legacy ``distribution.version`` (case 01). The same
+release in either spelling is not drift; another release is, wherever live shows it."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftd.model import Status
+from driftd.normalize import same_tkr_version
+from tests.unit.drift_helpers import diff, one, summary
+
+
+@pytest.mark.parametrize("git, live", [
+    ("1.21.6", "v1.21.6+vmware.1-tkg.1.b3d708a"), ("v1.21.6", "v1.21.6+vmware.1-tkg.1.b3d708a"),
+    ("v1.21", "v1.21.6+vmware.1-tkg.1.b3d708a"), ("1.21.6+vmware.1", "v1.21.6+vmware.1-tkg.1.b3d708a"),
+    ("v1.21.6+vmware.1-tkg.1.b3d708a", "v1.21.6+vmware.1-tkg.1.b3d708a"), ("1.21.6", "v1.21.6"),
+])
+def test_short_release_names_the_full_version_it_resolves_to(git, live):
+    assert same_tkr_version(git, live)
+
+
+@pytest.mark.parametrize("git, live", [
+    ("1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb"), ("1.2", "v1.21.6+vmware.1-tkg.1.b3d708a"),
+    ("1.21.6", "v1.21.60+vmware.1"), ("v1.21.6+vmware.2", "v1.21.6+vmware.1-tkg.1.b3d708a"), ("1.21.6", ""),
+    ("", "v1.21.6"),
+])
+def test_another_release_is_not_the_same(git, live):
+    assert not same_tkr_version(git, live)
+
+
+def _tkc(distribution: str) -> str:
+    return f"""
+        apiVersion: run.tanzu.vmware.com/v1alpha1
+        kind: TanzuKubernetesCluster
+        metadata: {{name: tkc-legacy, namespace: team-b}}
+        spec:
+          distribution: {distribution}
+          topology:
+            controlPlane: {{count: 1, class: best-effort-small, storageClass: gold}}
+            workers: {{count: 2, class: best-effort-small, storageClass: gold}}
+        """
+
+
+def test_short_version_in_git_resolved_in_live_is_not_drift():
+    git = _tkc("{version: 1.21.6}")
+    live = _tkc("{version: v1.21.6+vmware.1-tkg.1.b3d708a, fullVersion: v1.21.6+vmware.1-tkg.1.b3d708a}")
+    assert one(diff(git, live)).status is Status.IN_SYNC
+
+
+def test_short_version_in_git_with_the_legacy_field_blanked_is_not_drift():
+    git = _tkc("{version: 1.21.6}")
+    live = _tkc("{version: '', fullVersion: v1.21.6+vmware.1-tkg.1.b3d708a}")
+    assert one(diff(git, live)).status is Status.IN_SYNC
+
+
+def test_short_version_in_git_with_the_legacy_field_left_out_is_not_drift():
+    git = _tkc("{version: v1.21}")
+    live = _tkc("{fullVersion: v1.21.6+vmware.1-tkg.1.b3d708a}")
+    assert one(diff(git, live)).status is Status.IN_SYNC
+
+
+def test_another_release_in_live_is_drift():
+    git = _tkc("{version: 1.21.6}")
+    live = _tkc("{version: v1.22.9+vmware.1-tkg.1.2b4b9bb, fullVersion: v1.22.9+vmware.1-tkg.1.2b4b9bb}")
+    assert summary(one(diff(git, live))) == [
+        ("spec.distribution.version", "modified", "1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb", "unknown")]
+
+
+def test_another_release_resolved_with_the_legacy_field_blanked_is_drift_showing_the_live_release():
+    git = _tkc("{version: 1.21.6}")
+    live = _tkc("{version: '', fullVersion: v1.22.9+vmware.1-tkg.1.2b4b9bb}")
+    obj = one(diff(git, live))
+    assert summary(obj) == [
+        ("spec.distribution.version", "modified", "1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb", "unknown")]
+    assert "spec.distribution.fullVersion" in obj.drifts[0].note
+
+
+def test_legacy_field_still_naming_the_release_does_not_hide_another_full_version():
+    git = _tkc("{version: v1.21.6}")
+    live = _tkc("{version: v1.21.6, fullVersion: v1.22.9+vmware.1-tkg.1.2b4b9bb}")
+    assert summary(one(diff(git, live))) == [
+        ("spec.distribution.version", "modified", "v1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb", "unknown")]
+
+
+def test_another_release_with_the_legacy_field_left_out_is_drift_not_removed():
+    git = _tkc("{version: 1.21.6}")
+    live = _tkc("{fullVersion: v1.22.9+vmware.1-tkg.1.2b4b9bb}")
+    assert summary(one(diff(git, live))) == [
+        ("spec.distribution.version", "modified", "1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb", "unknown")]
+
+
+def test_full_version_in_git_is_compared_with_the_full_version_live():
+    git = _tkc("{fullVersion: v1.21.6+vmware.1-tkg.1.b3d708a}")
+    assert one(diff(git, _tkc("{fullVersion: v1.21.6+vmware.1-tkg.1.b3d708a, version: ''}"))).status is \
+        Status.IN_SYNC
+    assert summary(one(diff(git, _tkc("{fullVersion: v1.21.6+vmware.2-tkg.1.a1b2c3d, version: ''}")))) == [
+        ("spec.distribution.fullVersion", "modified", "v1.21.6+vmware.1-tkg.1.b3d708a",
+         "v1.21.6+vmware.2-tkg.1.a1b2c3d", "unknown")]
+
+
+def test_upgrade_recipe_full_version_null_and_a_new_short_version_is_in_sync_once_resolved():
+    git = _tkc("{fullVersion: null, version: v1.22}")
+    live = _tkc("{fullVersion: v1.22.9+vmware.1-tkg.1.2b4b9bb, version: v1.22}")
+    assert one(diff(git, live)).status is Status.IN_SYNC
+
+
+def test_release_changed_by_kubectl_edit_is_out_of_band_with_the_editor_as_evidence():
+    git = _tkc("{version: 1.21.6}")
+    live = _tkc("{version: '', fullVersion: v1.22.9+vmware.1-tkg.1.2b4b9bb}").replace(
+        "metadata: {name: tkc-legacy, namespace: team-b}",
+        """metadata:
+          name: tkc-legacy
+          namespace: team-b
+          managedFields:
+          - {manager: kubectl-edit, operation: Update, time: "2026-12-01T09:00:00Z", fieldsType: FieldsV1,
+             fieldsV1: {"f:spec": {"f:distribution": {"f:fullVersion": {}}}}}""")
+    [drift] = one(diff(git, live)).drifts
+    assert (drift.path_text, drift.desired, drift.live, drift.drift_class.value, drift.evidence.manager) == \
+        ("spec.distribution.version", "1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb", "out-of-band", "kubectl-edit")
