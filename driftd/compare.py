@@ -111,6 +111,10 @@ class _Walker:
         self.norm, self.live_obj, self.options = norm, live_obj, options
         self.applied = last_applied(live_obj)
         self.live_root: dict = {}  # the stripped live object, for rules that read another field
+        # Live fields already compared with the Git field they were resolved from (resolved_in).
+        # Desired keys are walked before live-only ones at every level, so a resolved sibling is
+        # known here before the walk reaches it.
+        self.resolved: set[Path] = set()
         self.out = Comparison()
         self.ignored_managers = norm.ignored_managers()
 
@@ -158,6 +162,7 @@ class _Walker:
                 self._removed_or_resolved(path, desired)
             return
         if path:
+            self.resolved.update(self.norm.resolved_in(path))
             differs = self.norm.mismatch(path, desired, live, self.live_root)
             if differs is None:
                 return
@@ -179,6 +184,7 @@ class _Walker:
 
     def _removed_or_resolved(self, path: Path, desired: object) -> None:
         """Git's field is absent live: removed, unless the server resolved it into another field."""
+        self.resolved.update(self.norm.resolved_in(path))
         differs = self.norm.mismatch(path, desired, None, self.live_root)
         if differs is None:
             return
@@ -191,8 +197,8 @@ class _Walker:
 
     def _live_only(self, path: Path, live: object, in_whole_map: bool, filled: bool = False) -> None:
         """A value Git does not declare. ``filled``: a profile says the system fills this subtree."""
-        if is_empty(live):
-            return
+        if is_empty(live) or path in self.resolved:
+            return  # resolved: already compared with the Git field it was resolved from
         rule = self.norm.server_filled(path, live)
         if rule is not None:
             if rule.has_value:

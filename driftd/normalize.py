@@ -103,6 +103,11 @@ class Normalizer:
     def equal(self, path: Path, desired: object, live: object, live_root: dict | None = None) -> bool:
         return self.mismatch(path, desired, live, live_root) is None
 
+    def resolved_in(self, path: Path) -> tuple[Path, ...]:
+        """Live fields an ``equivalent`` rule compares Git's value at ``path`` with, besides ``path``."""
+        rule = self._first("equivalent", path)
+        return rule.resolved_in if rule else ()
+
     def mismatch(self, path: Path, desired: object, live: object,
                  live_root: dict | None = None) -> tuple[Path, object] | None:
         """None when an ``equivalent`` rule makes ``desired`` equal to live; else the live field and
