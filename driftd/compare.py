@@ -116,7 +116,6 @@ class _Walker:
         # known here before the walk reaches it.
         self.resolved: set[Path] = set()
         self.out = Comparison()
-        self.ignored_managers = norm.ignored_managers()
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -127,7 +126,7 @@ class _Walker:
              owner: Ownership | None = None, note: str | None = None) -> None:
         if owner is None and live is not _MISSING:
             owner = self._owner(path)
-        if owner and any(fnmatchcase(owner.manager, m) for m in self.ignored_managers):
+        if owner and self.norm.ignored_writer(path, owner.manager):
             return
         evidence = Evidence()
         if owner:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 
 from .model import ObjectKey
@@ -79,16 +80,30 @@ class Normalizer:
 
     # -- questions compare asks ----------------------------------------------------------------------
 
+    def _active(self, action: str) -> list[Rule]:
+        return [r for r in self.rules.get(action) if not r.when or r.when in self.conditions]
+
     def _first(self, action: str, path: Path) -> Rule | None:
-        for rule in self.rules.get(action):
-            if rule.when and rule.when not in self.conditions:
-                continue
+        for rule in self._active(action):
             if any(p.matches(path) for p in rule.paths):
                 return rule
         return None
 
     def ignored(self, path: Path) -> Rule | None:
-        return self._first("ignore", path)
+        """An ignore rule that drops ``path`` whoever wrote it (a rule naming managers does not)."""
+        for rule in self._active("ignore"):
+            if not rule.managers and any(p.matches(path) for p in rule.paths):
+                return rule
+        return None
+
+    def ignored_writer(self, path: Path, manager: str) -> Rule | None:
+        """An ignore rule that drops ``path`` because ``manager`` last wrote it: the rule's managers
+        match and, when it names paths too, so does one of them (both must hold)."""
+        for rule in self._active("ignore"):
+            if (rule.managers and any(fnmatchcase(manager, m) for m in rule.managers)
+                    and (not rule.paths or any(p.matches(path) for p in rule.paths))):
+                return rule
+        return None
 
     def server_filled(self, path: Path, live_value: object) -> Rule | None:
         for rule in self.rules.get("server-filled"):
@@ -138,9 +153,6 @@ class Normalizer:
     def note(self, path: Path) -> str | None:
         rule = self._first("note", path)
         return rule.note if rule else None
-
-    def ignored_managers(self) -> tuple[str, ...]:
-        return tuple(m for r in self.rules.get("ignore") for m in r.managers)
 
     # -- stripping ---------------------------------------------------------------------------------
 
