@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .compare import DEFAULT_GITOPS_MANAGERS, LAST_APPLIED, CompareOptions, last_applied, same_json
 from .model import Change, DriftClass, FieldDrift, ObjectKey
@@ -37,14 +37,24 @@ class ClassifyOptions:
         return manager is not None and any(fnmatchcase(manager, p) for p in self.gitops_managers)
 
 
+Same = Callable[[Path, object, object], bool]
+
+
 class HistoryEvidence(Protocol):
-    """What Git history knows of one object's field (implemented by ``driftd.history``)."""
+    """What Git history knows of one object's fields (implemented by ``driftd.history``). Commits are
+    dicts: sha, author, email, date (ISO UTC), subject."""
 
-    def commit_with_value(self, key: ObjectKey, path: Path, live: object) -> dict | None:
-        """The newest earlier commit at which Git declared ``live`` at ``path``, or None."""
+    def blame(self, key: ObjectKey, path: Path, same: Same) -> dict | None:
+        """The commit that last set the value Git declares now at ``path``."""
 
-    def commit_that_changed(self, key: ObjectKey, path: Path) -> dict | None:
-        """The commit that last set (or removed) ``path`` in Git."""
+    def earlier_value(self, key: ObjectKey, path: Path, value: object, same: Same) -> tuple[dict, dict] | None:
+        """(the commit where Git last declared ``value``, the commit that changed it since), or None."""
+
+    def removed_field(self, key: ObjectKey, path: Path, same: Same) -> tuple[dict, dict] | None:
+        """(the commit that last declared ``path``, the commit that removed it), or None."""
+
+    def removed_object(self, key: ObjectKey) -> tuple[dict, dict] | None:
+        """(the commit that last declared the object, the commit that deleted it), or None."""
 
 
 def _same(norm: Normalizer, path: Path, a: object, b: object) -> bool:
@@ -66,10 +76,8 @@ def classify(drift: FieldDrift, key: ObjectKey, live_obj: dict, norm: Normalizer
     manager_gitops = options.is_gitops(ev.manager)
     by = f"{ev.manager} ({ev.operation}{', ' + ev.time if ev.time else ''})" if ev.manager else None
 
-    if history is not None:
-        found = _from_history(drift, key, history)
-        if found:
-            return
+    if history is not None and _from_history(drift, key, norm, history, manager_oob, by, options, live_obj):
+        return
 
     if drift.change is Change.MODIFIED:
         if la_has and _same(norm, drift.path, la_value, drift.live) and not _same(norm, drift.path, la_value, drift.desired):
@@ -101,23 +109,62 @@ def _set(drift: FieldDrift, cls: DriftClass, reason: str) -> None:
     drift.evidence.reason = reason
 
 
-def _from_history(drift: FieldDrift, key: ObjectKey, history: HistoryEvidence) -> bool:
-    changed = history.commit_that_changed(key, drift.path)
+def _short(commit: dict | None) -> str:
+    return f"{commit['sha'][:10]} ({commit['date'][:10]}, {commit['author']}: {commit['subject']})" if commit else "?"
+
+
+def _last_sync(live_obj: dict, options: ClassifyOptions) -> str | None:
+    """When a GitOps applier last wrote the object (managedFields), the best sign of the last sync."""
+    times = [e.get("time") for e in (live_obj.get("metadata") or {}).get("managedFields") or []
+             if isinstance(e, dict) and options.is_gitops(e.get("manager")) and e.get("time")]
+    return max(times) if times else None
+
+
+def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: HistoryEvidence, manager_oob: bool,
+                  by: str | None, options: ClassifyOptions, live_obj: dict) -> bool:
+    """Classify from Git history. False when history has nothing to say (the caller falls back)."""
+    ev = drift.evidence
+
+    def same(path: Path, a: object, b: object) -> bool:
+        return _same(norm, path, a, b)
+
+    if drift.change is not Change.ADDED:
+        ev.blame = history.blame(key, drift.path, same)
     if drift.change is Change.ADDED:
-        earlier = history.commit_with_value(key, drift.path, drift.live)
-        if earlier is not None:
-            drift.evidence.commit, drift.evidence.changed_by = earlier, changed
-            _set(drift, DriftClass.REMOVED_IN_GIT, f"declared in Git until commit {(changed or {}).get('sha', '?')[:10]}; "
-                 "removed since, still live")
-            return True
-        return False
-    if drift.live is None:
-        return False
-    earlier = history.commit_with_value(key, drift.path, drift.live)
-    if earlier is not None and not (drift.evidence.manager and drift.evidence.time and changed
-                                    and drift.evidence.time > changed.get("date", "")):
-        drift.evidence.commit, drift.evidence.changed_by = earlier, changed
-        _set(drift, DriftClass.GIT_AHEAD, f"the live value is Git's at {earlier.get('sha', '?')[:10]}; "
-             f"changed in Git by {(changed or {}).get('sha', '?')[:10]}: sync")
+        found = history.removed_field(key, drift.path, same)
+        if found is None:
+            return False
+        ev.commit, ev.changed_by = found
+        _set(drift, DriftClass.REMOVED_IN_GIT, f"declared in Git until {_short(found[1])} removed it; "
+             "still live (an apply by another field manager does not remove it)")
         return True
-    return False
+    if drift.change is Change.MODIFIED:
+        found = history.earlier_value(key, drift.path, drift.live, same)
+        if found is not None:
+            earlier, changed = found
+            if manager_oob and ev.time and ev.time > changed["date"]:
+                ev.commit, ev.changed_by = earlier, changed
+                _set(drift, DriftClass.OUT_OF_BAND, f"set back by hand to Git's value of {_short(earlier)} by {by}, "
+                     f"after {_short(changed)} changed it")
+                return True
+            ev.commit, ev.changed_by = earlier, changed
+            _set(drift, DriftClass.GIT_AHEAD, f"the cluster still has Git's value of {_short(earlier)}; "
+                 f"{_short(changed)} changed it since: sync")
+            return True
+        if ev.blame is None:
+            return False
+        _set(drift, DriftClass.OUT_OF_BAND, "the live value was never in Git for this object"
+             + (f"; written by {by}" if by else ""))
+        return True
+    # removed: Git declares the field, live lacks it
+    if ev.blame is None:
+        return False
+    synced = _last_sync(live_obj, options)
+    if synced is not None and ev.blame["date"] > synced:
+        _set(drift, DriftClass.GIT_AHEAD, f"added to Git by {_short(ev.blame)} after the last sync ({synced}): sync")
+    elif synced is not None:
+        _set(drift, DriftClass.OUT_OF_BAND, f"declared in Git since {_short(ev.blame)} and synced at {synced}; "
+             "since removed from the cluster")
+    else:
+        return False
+    return True

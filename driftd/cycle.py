@@ -16,6 +16,7 @@ from typing import Callable
 from .config import Config, SourceConfig, engine_options
 from .engine import DiffResult, diff_sets
 from .gitsource import GitError, GitSource
+from .history import HistoryEvidence, ObjectHistory, index_path
 from .kubesource import KindInfo, KubeError, KubeSource
 from .model import CycleError, ObjectKey, RunRecord, Status, Verdict, group_of
 from .yamlload import Manifest
@@ -45,7 +46,27 @@ class CycleContext:
     kube: KubeSource | None        # None: the cluster could not even be configured
     kube_error: KubeError | None = None
     previous_commit: str | None = None
+    history: ObjectHistory | None = None   # kept between cycles: a warm cycle walks only new commits
     clock: Callable[[], str] = utcnow
+
+
+def _history(ctx: CycleContext, commit: str, run: RunRecord) -> HistoryEvidence | None:
+    """The source's Git history brought up to ``commit``; None (with a notice) when it cannot be read."""
+    path = index_path(ctx.config.state_dir, ctx.source.name)
+    if ctx.history is None:
+        ctx.history = ObjectHistory.load(path, ctx.source.name, ctx.source.namespace)
+    try:
+        ctx.history.update(ctx.git, commit)
+    except GitError as exc:
+        ctx.history = None
+        run.notices.append(f"Git history unavailable ({exc}); drifts are classified from the live objects only")
+        return None
+    if ctx.history.walked or ctx.history.rebuilt:
+        try:
+            ctx.history.save(path)
+        except OSError as exc:
+            run.notices.append(f"history index not saved ({exc.strerror}); the next start walks the history again")
+    return HistoryEvidence(ctx.history, ctx.git)
 
 
 def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
@@ -112,7 +133,7 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     compared = [m for m in manifests if _kind_of(m) in listed]
     problems = [p for p in loaded.problems if p.key is None or (p.key.group, p.key.kind) in listed]
     options = engine_options(cfg)
-    result = diff_sets(compared, problems, live, options)
+    result = diff_sets(compared, problems, live, options, _history(ctx, snap.commit, run))
     # Unmanaged objects are reported only for watched kinds: a ConfigMap that Git declares does not
     # make every ConfigMap of the namespace "unmanaged".
     result.objects = [o for o in result.objects
@@ -151,6 +172,7 @@ class Cycle:
         self.git = {s.name: GitSource(s, Path(config.state_dir)) for s in config.sources}
         self._kube: dict[str, KubeSource] = {}
         self.previous_commit: dict[str, str | None] = {}
+        self.history: dict[str, ObjectHistory | None] = {}
 
     def kube_for(self, cluster: str) -> tuple[KubeSource | None, KubeError | None]:
         if cluster in self._kube:
@@ -169,8 +191,9 @@ class Cycle:
                 break
             kube, kube_error = self.kube_for(src.cluster)
             ctx = CycleContext(self.config, src, self.git[src.name], kube, kube_error,
-                               self.previous_commit.get(src.name))
+                               self.previous_commit.get(src.name), self.history.get(src.name))
             run, result = run_source_cycle(ctx)
+            self.history[src.name] = ctx.history
             if run.commit:
                 self.previous_commit[src.name] = run.commit
             out.append((run, result))

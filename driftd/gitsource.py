@@ -18,8 +18,10 @@ import hashlib
 import posixpath
 import re
 import shutil
+import subprocess
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,6 +136,17 @@ def _fresh(result: LoadResult) -> LoadResult:
 
 
 # ----------------------------------------------------------------------------- the source
+
+
+@dataclass(frozen=True)
+class CommitChanges:
+    sha: str
+    parent: str | None
+    author: str
+    email: str
+    date: str                                  # committer date, ISO UTC
+    subject: str
+    files: list[tuple[str, str | None]]        # (path, new blob sha or None when deleted)
 
 
 class GitSource:
@@ -423,6 +436,63 @@ class GitSource:
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return result
+
+    def parsed_blob(self, path: str, blob_sha: str, default_namespace: str | None) -> LoadResult:
+        """Like ``load_blob`` by blob id, without copying: the caller must not change the result."""
+        with self._lock:
+            blob = Blob(self.repo, bytes.fromhex(blob_sha), mode=0o100644, path=path)
+            try:
+                return self._parsed(path, blob, default_namespace)
+            except (ValueError, GitCommandError, OSError) as exc:
+                raise self._error(f"cannot read blob {blob_sha} ({path}): {exc}") from exc
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """True when ``older`` is ``newer`` or one of its ancestors."""
+        if older == newer:
+            return True
+        with self._lock:
+            return self._has_commit(self.repo, older) and self.repo.is_ancestor(older, newer)
+
+    def in_paths(self, path: str) -> bool:
+        """Whether a file of the repository is under one of the configured paths."""
+        for configured in self.config.paths:
+            p = _norm_path(configured)
+            if not p or path == p or path.startswith(p + "/"):
+                return True
+        return False
+
+    def changes(self, tip: str, since: str | None = None) -> Iterator[CommitChanges]:
+        """The first-parent history from ``since`` (exclusive; None: the root) to ``tip``, oldest first,
+        each commit with the *.yaml/*.yml files anywhere in the repository that it added, changed or
+        deleted (relative to its first parent). Commits that touch none are left out. The whole
+        repository, not only the configured paths: folders get reorganised (the seed's repository
+        moved its specs from ``tkgs/`` to ``prod/``) and an object's history goes with it."""
+        spec = f"{since}..{tip}" if since else tip
+        args = ["-c", "core.quotePath=false", "log", "--first-parent", "--diff-merges=first-parent", "--reverse",
+                "--raw", "--no-renames", "--no-abbrev", "-z", "--format=%x01%H%x02%P%x02%an%x02%ae%x02%ct%x02%s",
+                spec]
+        with self._lock:
+            try:
+                proc = subprocess.run(["git", *args], cwd=self.repo.git_dir, capture_output=True, timeout=self.timeout)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise self._error(f"git log {spec}: {exc}") from exc
+        if proc.returncode != 0:
+            raise self._error(f"git log {spec}: {proc.stderr.decode('utf-8', 'replace').strip()}")
+        for record in proc.stdout.decode("utf-8", "replace").split("\x01")[1:]:
+            header, _, raw = record.partition("\x00")
+            sha, parents, author, email, ts, subject = header.split("\x02", 5)
+            files = []
+            raw = raw.strip("\x00\n")
+            fields = raw.split("\x00") if raw else []
+            for meta, path in zip(fields[0::2], fields[1::2]):
+                parts = meta.lstrip(":").split()
+                if len(parts) < 5 or not path.endswith(YAML_SUFFIXES):
+                    continue
+                new = None if parts[4].startswith("D") or set(parts[3]) == {"0"} else parts[3]
+                files.append((path, new))
+            if files:
+                yield CommitChanges(sha, parents.split()[0] if parents else None, author, email, _iso(int(ts)),
+                                    subject, files)
 
     def manifests(self, commit: str, default_namespace: str | None = None) -> LoadResult:
         """Every manifest in the *.yaml/*.yml files under the configured paths at ``commit``. ``file``

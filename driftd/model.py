@@ -92,6 +92,7 @@ class Evidence:
     in_last_applied: bool | None = None  # whether that annotation holds the field at all
     commit: dict | None = None           # the Git commit whose value the live side still has
     changed_by: dict | None = None       # the Git commit that changed the value since
+    blame: dict | None = None            # the Git commit that last set the desired value
     reason: str | None = None            # one sentence a human can act on
 
     def to_json(self) -> dict:
@@ -134,12 +135,13 @@ class ObjectResult:
     source: dict | None = None           # {"file", "line", "commit"} of the Git document
     invalid_detail: dict | None = None   # {"file", "lines", "message", "key"?}
     owner: dict | None = None            # for generated objects: the Git-declared root
+    evidence: dict | None = None         # object-level evidence (e.g. the commit that removed it from Git)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = {**self.key.to_json(), "apiVersion": self.api_version, "status": self.status.value,
                "drifts": [d.to_json() for d in self.drifts]}
-        for name in ("source", "invalid_detail", "owner"):
+        for name in ("source", "invalid_detail", "owner", "evidence"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
         if self.notes:

@@ -290,8 +290,8 @@ class AuditStore:
                 if os.path.exists(name) and os.stat(name).st_mode & 0o777 != 0o600:
                     os.chmod(name, 0o600)
         except OSError as exc:
-            raise StoreError(f"audit database {path}: cannot create the file: {exc.strerror or exc}",
-                             path) from exc
+            raise StoreError(f"audit database {path}: cannot create the file or set its mode to 0600: "
+                             f"{exc.strerror or exc}", path) from exc
         store = cls._connect(path, path, busy_timeout, readonly=False)
         try:
             with store._guard("set up the database"):
@@ -299,6 +299,10 @@ class AuditStore:
                 if str(mode).lower() != "wal":
                     raise StoreError(f"audit database {path}: cannot switch to WAL journal mode (got {mode})", path)
                 store.db.execute("PRAGMA foreign_keys=ON")
+            # Inside one BEGIN IMMEDIATE: two processes opening a new file at once apply the
+            # migrations one after the other instead of racing (each migration runs in a savepoint;
+            # a future non-transactional migration, e.g. VACUUM, would have to move out of it).
+            with store._transaction("create or upgrade the schema"):
                 migrations.apply(store.db)
         except BaseException:
             store.close()
