@@ -299,11 +299,16 @@ class AuditStore:
                 if str(mode).lower() != "wal":
                     raise StoreError(f"audit database {path}: cannot switch to WAL journal mode (got {mode})", path)
                 store.db.execute("PRAGMA foreign_keys=ON")
-            # Inside one BEGIN IMMEDIATE: two processes opening a new file at once apply the
-            # migrations one after the other instead of racing (each migration runs in a savepoint;
-            # a future non-transactional migration, e.g. VACUUM, would have to move out of it).
-            with store._transaction("create or upgrade the schema"):
-                migrations.apply(store.db)
+            with store._guard("read the schema"):
+                pending = bool(migrations.pending(store.db))
+            if pending:
+                # Inside one BEGIN IMMEDIATE: two processes opening a new file at once apply the
+                # migrations one after the other instead of racing (each migration runs in a
+                # savepoint; a future non-transactional migration, e.g. VACUUM, would have to move
+                # out of it). Only when something is pending: opening an up-to-date database must
+                # not wait for, or fail on, another process's write lock.
+                with store._transaction("create or upgrade the schema"):
+                    migrations.apply(store.db)
         except BaseException:
             store.close()
             raise
