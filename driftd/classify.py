@@ -10,7 +10,19 @@
 * ``unknown``        no evidence either way; said so rather than guessed.
 
 Evidence comes from the live object (managedFields, last-applied) and, when given, from Git
-history (``HistoryEvidence``, see ``driftd.history``). Pure functions.
+history (``HistoryEvidence``, see ``driftd.history`` and docs/history.md), which is asked first:
+
+* the live value is one Git declared for this object at an earlier commit: ``git-ahead`` naming
+  that commit and the one that changed it since, unless an out-of-band manager wrote it at or after
+  that change (``out-of-band``: set back by hand);
+* the live value was never in Git for this object and an out-of-band manager wrote it: ``out-of-band``;
+* a live-only field Git declared earlier and removed since: ``removed-in-git`` naming the commit
+  that removed it (``out-of-band`` if a person added it again after that commit);
+* a field Git declares and live lacks: ``git-ahead`` when Git added it after the GitOps applier last
+  wrote the object, else ``out-of-band``.
+
+Every drift whose desired value Git declares gets ``blame``: the commit that set it. When history
+has no answer, the live-only rules decide. Pure functions (history is read through the protocol).
 """
 
 from __future__ import annotations
@@ -45,16 +57,17 @@ class HistoryEvidence(Protocol):
     dicts: sha, author, email, date (ISO UTC), subject."""
 
     def blame(self, key: ObjectKey, path: Path, same: Same) -> dict | None:
-        """The commit that last set the value Git declares now at ``path``."""
+        """The commit since which Git has declared the value it declares now at ``path``."""
 
     def earlier_value(self, key: ObjectKey, path: Path, value: object, same: Same) -> tuple[dict, dict] | None:
-        """(the commit where Git last declared ``value``, the commit that changed it since), or None."""
+        """(the commit that set ``value`` when Git last declared it, the commit that changed it
+        since), or None when Git never declared it before (or declares it now)."""
 
     def removed_field(self, key: ObjectKey, path: Path, same: Same) -> tuple[dict, dict] | None:
-        """(the commit that last declared ``path``, the commit that removed it), or None."""
+        """(the commit that set the last value of ``path``, the commit that removed it), or None."""
 
     def removed_object(self, key: ObjectKey) -> tuple[dict, dict] | None:
-        """(the commit that last declared the object, the commit that deleted it), or None."""
+        """(the commit of the object's last version, the commit that deleted it), or None."""
 
 
 def _same(norm: Normalizer, path: Path, a: object, b: object) -> bool:
@@ -109,20 +122,24 @@ def _set(drift: FieldDrift, cls: DriftClass, reason: str) -> None:
     drift.evidence.reason = reason
 
 
-def _short(commit: dict | None) -> str:
-    return f"{commit['sha'][:10]} ({commit['date'][:10]}, {commit['author']}: {commit['subject']})" if commit else "?"
+def _short(commit: dict) -> str:
+    return f"{commit['sha'][:10]} ({commit['date'][:10]}, {commit['author']}: {commit['subject']})"
 
 
 def _last_sync(live_obj: dict, options: ClassifyOptions) -> str | None:
     """When a GitOps applier last wrote the object (managedFields), the best sign of the last sync."""
-    times = [e.get("time") for e in (live_obj.get("metadata") or {}).get("managedFields") or []
+    times = [str(e["time"]) for e in (live_obj.get("metadata") or {}).get("managedFields") or []
              if isinstance(e, dict) and options.is_gitops(e.get("manager")) and e.get("time")]
     return max(times) if times else None
 
 
 def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: HistoryEvidence, manager_oob: bool,
                   by: str | None, options: ClassifyOptions, live_obj: dict) -> bool:
-    """Classify from Git history. False when history has nothing to say (the caller falls back)."""
+    """Classify from Git history (docs/history.md). False when history has nothing to say: the
+    caller falls back to the live object's evidence (the blame, when found, is kept).
+
+    Times compared are the committer date of a commit and a managedFields time, both UTC with
+    second precision: a hand edit at or after the commit that changed Git counts as after it."""
     ev = drift.evidence
 
     def same(path: Path, a: object, b: object) -> bool:
@@ -130,41 +147,52 @@ def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: 
 
     if drift.change is not Change.ADDED:
         ev.blame = history.blame(key, drift.path, same)
+
     if drift.change is Change.ADDED:
         found = history.removed_field(key, drift.path, same)
         if found is None:
             return False
         ev.commit, ev.changed_by = found
-        _set(drift, DriftClass.REMOVED_IN_GIT, f"declared in Git until {_short(found[1])} removed it; "
-             "still live (an apply by another field manager does not remove it)")
+        if manager_oob and ev.time and ev.time >= found[1]["date"]:
+            _set(drift, DriftClass.OUT_OF_BAND, f"added by hand by {by} after {_short(found[1])} removed it from Git")
+        else:
+            _set(drift, DriftClass.REMOVED_IN_GIT, f"declared in Git until {_short(found[1])} removed it; still live "
+                 "(an apply does not remove a field another field manager also owns)")
         return True
+
     if drift.change is Change.MODIFIED:
         found = history.earlier_value(key, drift.path, drift.live, same)
         if found is not None:
             earlier, changed = found
-            if manager_oob and ev.time and ev.time > changed["date"]:
-                ev.commit, ev.changed_by = earlier, changed
-                _set(drift, DriftClass.OUT_OF_BAND, f"set back by hand to Git's value of {_short(earlier)} by {by}, "
-                     f"after {_short(changed)} changed it")
-                return True
             ev.commit, ev.changed_by = earlier, changed
-            _set(drift, DriftClass.GIT_AHEAD, f"the cluster still has Git's value of {_short(earlier)}; "
-                 f"{_short(changed)} changed it since: sync")
+            if manager_oob and ev.time and ev.time >= changed["date"]:
+                _set(drift, DriftClass.OUT_OF_BAND, f"set by hand by {by} to Git's old value of {_short(earlier)}, "
+                     f"after {_short(changed)} changed it")
+            else:
+                _set(drift, DriftClass.GIT_AHEAD, f"the cluster still has the value of {_short(earlier)}; "
+                     f"{_short(changed)} changed it since: sync")
             return True
         if ev.blame is None:
-            return False
-        _set(drift, DriftClass.OUT_OF_BAND, "the live value was never in Git for this object"
-             + (f"; written by {by}" if by else ""))
-        return True
+            return False                        # Git history does not know this object or field
+        if manager_oob:
+            _set(drift, DriftClass.OUT_OF_BAND, f"the live value was never in Git for this object; written by {by}")
+            return True
+        if options.is_gitops(ev.manager):
+            # The applier wrote a value this branch never had: another branch or revision was synced.
+            _set(drift, DriftClass.UNKNOWN, f"written by the GitOps applier {by}, but never in this branch's "
+                 "history (was another revision synced?)")
+            return True
+        return False
+
     # removed: Git declares the field, live lacks it
     if ev.blame is None:
         return False
     synced = _last_sync(live_obj, options)
-    if synced is not None and ev.blame["date"] > synced:
-        _set(drift, DriftClass.GIT_AHEAD, f"added to Git by {_short(ev.blame)} after the last sync ({synced}): sync")
-    elif synced is not None:
-        _set(drift, DriftClass.OUT_OF_BAND, f"declared in Git since {_short(ev.blame)} and synced at {synced}; "
-             "since removed from the cluster")
-    else:
+    if synced is None:
         return False
+    if ev.blame["date"] > synced:
+        _set(drift, DriftClass.GIT_AHEAD, f"added to Git by {_short(ev.blame)} after the last sync ({synced}): sync")
+    else:
+        _set(drift, DriftClass.OUT_OF_BAND, f"declared in Git since {_short(ev.blame)}, synced at {synced}, "
+             "since removed from the cluster")
     return True

@@ -51,21 +51,30 @@ class CycleContext:
 
 
 def _history(ctx: CycleContext, commit: str, run: RunRecord) -> HistoryEvidence | None:
-    """The source's Git history brought up to ``commit``; None (with a notice) when it cannot be read."""
+    """The source's Git history brought up to ``commit`` (docs/history.md); None, with a notice, when
+    it cannot be read: drifts are then classified from the live objects only, never judged worse."""
     path = index_path(ctx.config.state_dir, ctx.source.name)
-    if ctx.history is None:
-        ctx.history = ObjectHistory.load(path, ctx.source.name, ctx.source.namespace)
+    paths = tuple(ctx.source.paths)
+    if ctx.history is None or ctx.history.paths != paths:
+        ctx.history = ObjectHistory.load(path, ctx.source.name, ctx.source.namespace, paths)
     try:
         ctx.history.update(ctx.git, commit)
     except GitError as exc:
         ctx.history = None
         run.notices.append(f"Git history unavailable ({exc}); drifts are classified from the live objects only")
         return None
+    if ctx.history.rewritten:
+        # Also seen after a restart, when the cycle no longer knows the previous commit itself.
+        if not run.history_rewritten:
+            run.notices.append(f"branch {ctx.source.branch} was rewritten (force push): the indexed history no "
+                               "longer leads to it")
+        run.history_rewritten = True
     if ctx.history.walked or ctx.history.rebuilt:
         try:
             ctx.history.save(path)
         except OSError as exc:
-            run.notices.append(f"history index not saved ({exc.strerror}); the next start walks the history again")
+            run.notices.append(f"history index not saved ({exc.strerror or exc}); the next start walks the "
+                               "history again")
     return HistoryEvidence(ctx.history, ctx.git)
 
 
@@ -133,7 +142,11 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     compared = [m for m in manifests if _kind_of(m) in listed]
     problems = [p for p in loaded.problems if p.key is None or (p.key.group, p.key.kind) in listed]
     options = engine_options(cfg)
-    result = diff_sets(compared, problems, live, options, _history(ctx, snap.commit, run))
+    history = _history(ctx, snap.commit, run)
+    result = diff_sets(compared, problems, live, options, history)
+    if history is not None and history.failures:
+        run.notices.append(f"Git history partly unreadable ({history.failures[0]}); the drifts it concerns are "
+                           "classified from the live objects only")
     # Unmanaged objects are reported only for watched kinds: a ConfigMap that Git declares does not
     # make every ConfigMap of the namespace "unmanaged".
     result.objects = [o for o in result.objects

@@ -135,9 +135,11 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
                 res = ObjectResult(key, Status.UNMANAGED, obj.get("apiVersion"))
                 removed = history.removed_object(key) if history is not None else None
                 if removed is not None:
-                    res.evidence = {"class": "removed-in-git", "commit": removed[0], "changed_by": removed[1],
-                                    "reason": f"deleted from Git by {removed[1]['sha'][:10]} "
-                                              f"({removed[1]['subject']}); still live: driftd never deletes"}
+                    # Deleting from Git does not delete from the cluster (no prune): say which commit did.
+                    last, deleted = removed
+                    res.evidence = {"class": "removed-in-git", "commit": last, "changed_by": deleted,
+                                    "reason": f"removed from Git by {deleted['sha'][:10]} ({deleted['date'][:10]}, "
+                                              f"{deleted['author']}: {deleted['subject']}); still live"}
                 if result.problems:
                     res.notes.append("Git has unreadable documents; this object may be declared in one of them")
                 result.objects.append(res)

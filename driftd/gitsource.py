@@ -140,6 +140,7 @@ def _fresh(result: LoadResult) -> LoadResult:
 
 @dataclass(frozen=True)
 class CommitChanges:
+    """One commit of the first-parent history and the YAML files it changed (``GitSource.changes``)."""
     sha: str
     parent: str | None
     author: str
@@ -438,20 +439,25 @@ class GitSource:
         return result
 
     def parsed_blob(self, path: str, blob_sha: str, default_namespace: str | None) -> LoadResult:
-        """Like ``load_blob`` by blob id, without copying: the caller must not change the result."""
+        """Like ``load_blob``, by blob id and without copying: the caller must not change the result
+        (the history index reads many old blobs and keeps none of their objects)."""
         with self._lock:
-            blob = Blob(self.repo, bytes.fromhex(blob_sha), mode=0o100644, path=path)
             try:
+                blob = Blob(self.repo, bytes.fromhex(blob_sha), mode=0o100644, path=path)
                 return self._parsed(path, blob, default_namespace)
             except (ValueError, GitCommandError, OSError) as exc:
                 raise self._error(f"cannot read blob {blob_sha} ({path}): {exc}") from exc
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        """True when ``older`` is ``newer`` or one of its ancestors."""
+        """True when ``older`` is ``newer`` or one of its ancestors; False when ``older`` is not in
+        the repository at all (a force push, then a fresh clone)."""
         if older == newer:
             return True
         with self._lock:
-            return self._has_commit(self.repo, older) and self.repo.is_ancestor(older, newer)
+            try:
+                return self._has_commit(self.repo, older) and self.repo.is_ancestor(older, newer)
+            except GitCommandError as exc:
+                raise self._error(f"cannot compare commits {older[:12]} and {newer[:12]}: {exc}") from exc
 
     def in_paths(self, path: str) -> bool:
         """Whether a file of the repository is under one of the configured paths."""
@@ -462,37 +468,40 @@ class GitSource:
         return False
 
     def changes(self, tip: str, since: str | None = None) -> Iterator[CommitChanges]:
-        """The first-parent history from ``since`` (exclusive; None: the root) to ``tip``, oldest first,
-        each commit with the *.yaml/*.yml files anywhere in the repository that it added, changed or
-        deleted (relative to its first parent). Commits that touch none are left out. The whole
-        repository, not only the configured paths: folders get reorganised (the seed's repository
-        moved its specs from ``tkgs/`` to ``prod/``) and an object's history goes with it."""
+        """The first-parent history from ``since`` (exclusive; None: the root) to ``tip``, oldest
+        first: every commit, each with the *.yaml/*.yml files anywhere in the repository that it
+        added, changed or deleted relative to its first parent (a merge: what it brought in). The
+        whole repository, not only the configured paths: folders get reorganised (the seed's
+        repository moved its specs from ``tkgs/`` to ``prod/``) and an object's history goes with
+        it. One ``git log`` process; symbolic links and submodules count as no file."""
         spec = f"{since}..{tip}" if since else tip
-        args = ["-c", "core.quotePath=false", "log", "--first-parent", "--diff-merges=first-parent", "--reverse",
-                "--raw", "--no-renames", "--no-abbrev", "-z", "--format=%x01%H%x02%P%x02%an%x02%ae%x02%ct%x02%s",
-                spec]
+        args = ["log", "--first-parent", "--diff-merges=first-parent", "--reverse", "--raw", "--no-renames",
+                "--no-abbrev", "-z", "--format=%x01%H%x02%P%x02%an%x02%ae%x02%ct%x02%s", spec, "--"]
         with self._lock:
+            cwd = self.repo.git_dir
             try:
-                proc = subprocess.run(["git", *args], cwd=self.repo.git_dir, capture_output=True, timeout=self.timeout)
+                proc = subprocess.run([git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args], cwd=cwd,
+                                      capture_output=True, timeout=self.timeout)
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise self._error(f"git log {spec}: {exc}") from exc
         if proc.returncode != 0:
-            raise self._error(f"git log {spec}: {proc.stderr.decode('utf-8', 'replace').strip()}")
+            raise self._error(f"git log {spec}: {self._cause(proc.stderr.decode('utf-8', 'replace'), proc.returncode)}")
         for record in proc.stdout.decode("utf-8", "replace").split("\x01")[1:]:
             header, _, raw = record.partition("\x00")
             sha, parents, author, email, ts, subject = header.split("\x02", 5)
-            files = []
+            files: list[tuple[str, str | None]] = []
             raw = raw.strip("\x00\n")
             fields = raw.split("\x00") if raw else []
+            # --raw -z: ":<old mode> <new mode> <old blob> <new blob> <status>" NUL <path> NUL
             for meta, path in zip(fields[0::2], fields[1::2]):
                 parts = meta.lstrip(":").split()
                 if len(parts) < 5 or not path.endswith(YAML_SUFFIXES):
                     continue
-                new = None if parts[4].startswith("D") or set(parts[3]) == {"0"} else parts[3]
-                files.append((path, new))
-            if files:
-                yield CommitChanges(sha, parents.split()[0] if parents else None, author, email, _iso(int(ts)),
-                                    subject, files)
+                regular = parts[1] in ("100644", "100755")
+                deleted = parts[4].startswith("D") or set(parts[3]) == {"0"}
+                files.append((path, parts[3] if regular and not deleted else None))
+            yield CommitChanges(sha, parents.split()[0] if parents else None, author, email, _iso(int(ts)),
+                                subject, files)
 
     def manifests(self, commit: str, default_namespace: str | None = None) -> LoadResult:
         """Every manifest in the *.yaml/*.yml files under the configured paths at ``commit``. ``file``
@@ -511,4 +520,4 @@ class GitSource:
             return total
 
 
-__all__ = ["GitError", "GitSnapshot", "GitSource", "is_url", "redact_url"]
+__all__ = ["CommitChanges", "GitError", "GitSnapshot", "GitSource", "is_url", "redact_url"]

@@ -1,16 +1,25 @@
 """Git history of every object, followed by identity: which commit set a value, changed it, removed it.
 
 ``ObjectHistory`` keeps, per object identity (group, kind, namespace, name), the versions Git held
-along the branch's first-parent history: a new version only where the object's content changed, so
-moving a file, or an object between files, is no new version (the seed's repository moved its specs
-from ``tkgs/`` to ``prod/``). Deleting and restoring an object are versions too.
+along the branch's first-parent history (docs/history.md). A version is recorded only where the
+object's content changed, where it was deleted, or where it entered or left the configured paths:
+moving a file, or moving an object between multi-document files, is no new version (the seed's
+repository moved its specs from ``tkgs/`` to ``prod/``). Deleting and restoring an object are
+versions. Every YAML file of the repository is followed, not only the configured paths, so an
+object's history survives a reorganisation of folders.
 
-Cost: each blob is parsed once (``GitSource.parsed_blob`` caches by blob id), the index is saved
-in the state folder, and a warm cycle walks only the commits since the last indexed tip. A history
-rewrite (force push) rebuilds the index from the new history.
+Cost: each blob is parsed once (``GitSource.parsed_blob`` caches by blob id); the index is saved
+in the state folder; an update walks only the commits after the indexed tip. A tip that does not
+descend from the indexed one (a force push) makes the update rebuild from the new history and say
+so (``rewritten``).
 
-It answers the questions ``classify`` asks (``HistoryEvidence``): at which earlier commit did Git
-declare the live value, which commit changed it since, which commit last set (blame) or removed it.
+``HistoryEvidence`` answers the questions ``classify`` asks (the ``driftd.classify.HistoryEvidence``
+protocol): which commit set the value Git declares now (blame), at which earlier commit Git declared
+the live value and which commit changed it since, which commit removed a field or the object. Its
+answers never raise: a blob that cannot be read is remembered in ``failures`` and the question gets
+no answer, so classification falls back to live-only evidence.
+
+This module owns no Git call of its own (those are in ``driftd.gitsource``) and judges no drift.
 """
 
 from __future__ import annotations
@@ -21,48 +30,79 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .gitsource import CommitChanges, GitError, GitSource
 from .model import ObjectKey
 from .paths import Path as FieldPath
 from .paths import get, has
 
-Same = Callable[..., bool]
-INDEX_VERSION = 1
+Same = Callable[[FieldPath, object, object], bool]
+INDEX_FORMAT = 2
+INVALID = "invalid"          # digest of a document that names the object but cannot be used
 _ABSENT = object()
 
 
 @dataclass(frozen=True)
 class Version:
-    seq: int                  # index into ObjectHistory.commits
-    blob: str | None          # where the object was declared (None: deleted in this commit)
-    path: str | None
-    digest: str | None        # content hash (None: deleted; "invalid": the document did not parse)
+    """One state of an object in Git, from commit ``seq`` (an index into ``ObjectHistory.commits``)
+    until the next version."""
+    seq: int
+    blob: str | None          # the blob that declares it (None: not declared from this commit on)
+    path: str | None          # the file of that blob
+    digest: str | None        # hash of the object's content (None: deleted; INVALID: unusable document)
+
+    @property
+    def deleted(self) -> bool:
+        return self.blob is None
 
 
 @dataclass
 class ObjectHistory:
+    """The per-identity version index of one source (its repository, branch and configured paths)."""
     source: str
     default_namespace: str | None
+    paths: tuple[str, ...] = (".",)
     tip: str | None = None
     commits: list[dict] = field(default_factory=list)             # {sha, author, email, date, subject}
-    files: dict[str, str] = field(default_factory=dict)           # path -> blob at tip
+    files: dict[str, str] = field(default_factory=dict)           # every YAML file at tip -> its blob
     versions: dict[ObjectKey, list[Version]] = field(default_factory=dict)
-    rebuilt: bool = False                                         # the last update walked everything
-    walked: int = 0                                               # commits walked by the last update
+    # What the last ``update`` did (not saved):
+    walked: int = 0           # commits walked
+    parsed: int = 0           # blobs parsed (blob cache misses)
+    rebuilt: bool = False     # the index was built from the root commit
+    rewritten: bool = False   # ... because the indexed tip is not an ancestor of the new tip
+    _holders: dict[ObjectKey, dict[str, str]] | None = field(default=None, repr=False)
 
     # -- building -----------------------------------------------------------------------------------
 
+    def _reset(self) -> None:
+        self.tip, self.commits, self.files, self.versions, self._holders = None, [], {}, {}, None
+
     def _parse(self, git: GitSource, path: str, blob: str) -> dict[ObjectKey, str]:
+        """The identities a blob declares, each with the digest of its content."""
         result = git.parsed_blob(path, blob, self.default_namespace)
         out: dict[ObjectKey, str] = {}
         for m in result.manifests:
             out.setdefault(m.key, _digest(m.obj))
         for p in result.problems:
             if p.key is not None:
-                out.setdefault(p.key, "invalid")
+                out.setdefault(p.key, INVALID)
         return out
+
+    def _holders_at_tip(self, git: GitSource) -> dict[ObjectKey, dict[str, str]]:
+        """identity -> {file: digest} at the indexed tip (kept in memory; rebuilt from the blob cache
+        after a restart: one parse per file at tip, not a walk of the history)."""
+        if self._holders is None:
+            holders: dict[ObjectKey, dict[str, str]] = {}
+            for path, blob in self.files.items():
+                for key, digest in self._parse(git, path, blob).items():
+                    holders.setdefault(key, {})[path] = digest
+            self._holders = holders
+        return self._holders
+
+    def _in_scope(self, git: GitSource, path: str | None) -> bool:
+        return path is not None and git.in_paths(path)
 
     def _apply(self, git: GitSource, commit: CommitChanges, holders: dict[ObjectKey, dict[str, str]]) -> None:
         seq = len(self.commits)
@@ -80,94 +120,122 @@ class ObjectHistory:
                 for key, digest in self._parse(git, path, new_blob).items():
                     holders.setdefault(key, {})[path] = digest
                     touched.add(key)
-        for key in touched:
-            where = holders.get(key) or {}
-            history = self.versions.setdefault(key, [])
-            last = history[-1] if history else None
+        for key in sorted(touched):
+            where = holders.get(key)
             if where:
-                path = min(where)
+                # Declared twice at once (mid-move between files): the configured paths win, then
+                # the first file by name, as the cycle's reading order would meet them.
+                path = min(where, key=lambda p: (not self._in_scope(git, p), p))
                 version = Version(seq, self.files[path], path, where[path])
             else:
+                holders.pop(key, None)
                 version = Version(seq, None, None, None)
-            if last is None and version.digest is None:
-                continue
-            if last is None or last.digest != version.digest:
+            history = self.versions.setdefault(key, [])
+            last = history[-1] if history else None
+            if last is None:
+                if not version.deleted:
+                    history.append(version)
+                else:
+                    del self.versions[key]
+            elif (last.digest != version.digest
+                  or self._in_scope(git, last.path) != self._in_scope(git, version.path)):
                 history.append(version)
 
-    def _holders(self, git: GitSource) -> dict[ObjectKey, dict[str, str]]:
-        holders: dict[ObjectKey, dict[str, str]] = {}
-        for path, blob in self.files.items():
-            for key, digest in self._parse(git, path, blob).items():
-                holders.setdefault(key, {})[path] = digest
-        return holders
-
     def update(self, git: GitSource, tip: str) -> None:
-        """Index the commits up to ``tip``: only the new ones when ``tip`` descends from the indexed tip."""
-        self.rebuilt, self.walked = False, 0
+        """Index the first-parent history up to ``tip``: only the new commits when ``tip`` descends
+        from the indexed tip along the first-parent chain, else from the root. Raises GitError; on
+        any failure the index is emptied (the next update starts from the root)."""
+        self.walked = self.parsed = 0
+        self.rebuilt = self.rewritten = False
         if self.tip == tip:
             return
-        incremental = self.tip is not None and git.is_ancestor(self.tip, tip)
-        if not incremental:
-            self.commits, self.files, self.versions, self.tip, self.rebuilt = [], {}, {}, None, True
-        holders = self._holders(git) if incremental else {}
-        for commit in git.changes(tip, self.tip):
-            if incremental and self.walked == 0 and not git.is_ancestor(self.tip, commit.parent or ""):
-                # The first-parent chain does not pass through the indexed tip (a merge with the old
-                # tip as second parent): the diffs do not apply to the indexed state; start over.
-                self.tip = None
-                self.update(git, tip)
-                return
-            self._apply(git, commit, holders)
-            self.walked += 1
-        self.tip = tip
+        before = git.parse_count
+        try:
+            new: list[CommitChanges] | None = None
+            if self.tip is not None:
+                if git.is_ancestor(self.tip, tip):
+                    new = list(git.changes(tip, self.tip))
+                    if new and new[0].parent != self.tip:
+                        # The indexed tip was merged in as a second parent: the first-parent diffs
+                        # do not start from the indexed state.
+                        new = None
+                else:
+                    self.rewritten = True
+            if new is None:
+                self._reset()
+                self.rebuilt = True
+                new = list(git.changes(tip))
+            holders = self._holders_at_tip(git)
+            for commit in new:
+                if commit.files:
+                    self._apply(git, commit, holders)
+                self.walked += 1
+            self.tip = tip
+        except BaseException:
+            self._reset()
+            raise
+        finally:
+            self.parsed = git.parse_count - before
 
     # -- persistence --------------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        data = {"format": INDEX_VERSION, "source": self.source, "default_namespace": self.default_namespace,
-                "tip": self.tip, "commits": self.commits, "files": self.files,
-                "versions": [[list(_key_tuple(k)), [[v.seq, v.blob, v.path, v.digest] for v in vs]]
+        """Write the index atomically (a crash leaves the old file or the new one). Raises OSError."""
+        data = {"format": INDEX_FORMAT, "source": self.source, "default_namespace": self.default_namespace,
+                "paths": list(self.paths), "tip": self.tip, "commits": self.commits, "files": self.files,
+                "versions": [[[k.group, k.kind, k.namespace, k.name], [[v.seq, v.blob, v.path, v.digest] for v in vs]]
                              for k, vs in self.versions.items()]}
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(data, separators=(",", ":")))
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, source: str, default_namespace: str | None) -> "ObjectHistory":
-        fresh = cls(source, default_namespace)
+    def load(cls, path: Path, source: str, default_namespace: str | None,
+             paths: tuple[str, ...] = (".",)) -> "ObjectHistory":
+        """The saved index, or an empty one when there is none, it is unreadable, or it was built
+        for another default namespace or other paths (identities and scope depend on them)."""
+        fresh = cls(source, default_namespace, tuple(paths))
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
+            if (data.get("format") != INDEX_FORMAT or data.get("default_namespace") != default_namespace
+                    or tuple(data.get("paths") or ()) != tuple(paths)):
+                return fresh
+            loaded = cls(source, default_namespace, tuple(paths), data["tip"], list(data["commits"]),
+                         dict(data["files"]),
+                         {ObjectKey(*k): [Version(*v) for v in vs] for k, vs in data["versions"]})
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return fresh
-        if data.get("format") != INDEX_VERSION or data.get("default_namespace") != default_namespace:
-            return fresh
-        fresh.tip, fresh.commits, fresh.files = data["tip"], data["commits"], data["files"]
-        fresh.versions = {ObjectKey(*k): [Version(*v) for v in vs] for k, vs in data["versions"]}
-        return fresh
+        return loaded
 
-    # -- questions ----------------------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------------------
 
     def commit(self, seq: int) -> dict:
         return dict(self.commits[seq])
 
+    def versions_of(self, key: ObjectKey) -> list[Version]:
+        found = self.versions.get(key)
+        if found is None and key.namespace is None:
+            # A cluster-scoped live object: Git's copy may carry the source's default namespace.
+            same = [vs for k, vs in self.versions.items() if (k.group, k.kind, k.name) == (key.group, key.kind, key.name)]
+            found = same[0] if len(same) == 1 else None
+        return found or []
+
     def content(self, git: GitSource, key: ObjectKey, version: Version) -> dict | None:
+        """The object as ``version`` declares it (shared with the blob cache: do not change it)."""
         if version.blob is None or version.path is None:
             return None
         for m in git.parsed_blob(version.path, version.blob, self.default_namespace).manifests:
-            if m.key == key:
+            if m.key == key or (key.namespace is None and (m.key.group, m.key.kind, m.key.name)
+                                == (key.group, key.kind, key.name)):
                 return m.obj
         return None
 
-    def _values(self, git: GitSource, key: ObjectKey, path: FieldPath):
-        """(version, value at path or _ABSENT), newest first; deleted versions give _ABSENT."""
-        for version in reversed(self.versions.get(key, [])):
+    def values(self, git: GitSource, key: ObjectKey, path: FieldPath) -> Iterator[tuple[Version, object]]:
+        """(version, the value it declares at ``path`` or _ABSENT), newest first."""
+        for version in reversed(self.versions_of(key)):
             obj = self.content(git, key, version)
             yield version, (get(obj, path) if obj is not None and has(obj, path) else _ABSENT)
-
-
-def _key_tuple(key: ObjectKey) -> tuple:
-    return (key.group, key.kind, key.namespace, key.name)
 
 
 def _digest(obj: dict) -> str:
@@ -175,10 +243,12 @@ def _digest(obj: dict) -> str:
 
 
 class HistoryEvidence:
-    """``classify``'s view of one source's history (the ``driftd.classify.HistoryEvidence`` protocol)."""
+    """``classify``'s view of one source's history (the ``driftd.classify.HistoryEvidence`` protocol).
+    Commits are dicts: sha, author, email, date (committer date, ISO UTC), subject."""
 
     def __init__(self, history: ObjectHistory, git: GitSource):
         self.history, self.git = history, git
+        self.failures: list[str] = []       # blobs that could not be read while answering
 
     @staticmethod
     def _equal(same: Same, path: FieldPath, a: object, b: object) -> bool:
@@ -186,64 +256,71 @@ class HistoryEvidence:
             return a is b
         return same(path, a, b)
 
+    def _runs(self, key: ObjectKey, path: FieldPath, same: Same) -> list[tuple[object, Version, Version]] | None:
+        """The object's values at ``path``, newest first, as runs of equal values:
+        (value, the newest version of the run, the version that set it = the oldest of the run).
+        None when Git history could not be read."""
+        runs: list[list] = []
+        try:
+            for version, value in self.history.values(self.git, key, path):
+                if runs and self._equal(same, path, runs[-1][0], value):
+                    runs[-1][2] = version
+                else:
+                    runs.append([value, version, version])
+        except GitError as exc:
+            self.failures.append(str(exc))
+            return None
+        return [(v, newest, oldest) for v, newest, oldest in runs]
+
+    def _commit(self, version: Version) -> dict:
+        return self.history.commit(version.seq)
+
     def blame(self, key: ObjectKey, path: FieldPath, same: Same) -> dict | None:
-        """The commit that last set the value Git declares now at ``path``."""
-        newest = None
-        for version, value in self.history._values(self.git, key, path):
-            if newest is not None and not self._equal(same, path, value, newest[1]):
-                break
-            newest = (version, value)
-        return self.history.commit(newest[0].seq) if newest else None
+        """The commit since which Git has declared, without a break, the value it declares now."""
+        runs = self._runs(key, path, same)
+        if not runs or runs[0][0] is _ABSENT:
+            return None
+        return self._commit(runs[0][2])
 
     def earlier_value(self, key: ObjectKey, path: FieldPath, value: object, same: Same) -> tuple[dict, dict] | None:
-        """(commit where Git last declared ``value`` at ``path``, commit that changed it since), or None
-        when Git never declared that value for this object before its current version."""
-        later = None
-        for version, v in self.history._values(self.git, key, path):
-            if not self._equal(same, path, v, value):
-                later = version          # the oldest version so far that no longer has ``value``
-            elif later is None:
-                return None              # the current version declares it: no drift here
-            else:
-                return self.history.commit(version.seq), self.history.commit(later.seq)
+        """(the commit that set ``value`` at ``path`` the last time Git declared it, the commit after
+        which Git no longer declared it), or None when Git never did before its current version (or
+        declares it now)."""
+        runs = self._runs(key, path, same)
+        for i, (v, _newest, oldest) in enumerate(runs or []):
+            if i > 0 and self._equal(same, path, v, value):
+                return self._commit(oldest), self._commit(runs[i - 1][2])
+            if i == 0 and self._equal(same, path, v, value):
+                return None
         return None
 
     def removed_field(self, key: ObjectKey, path: FieldPath, same: Same) -> tuple[dict, dict] | None:
-        """(commit that last declared ``path``, commit that removed it), when Git no longer declares it."""
-        removed = None
-        for version, v in self.history._values(self.git, key, path):
-            if v is _ABSENT:
-                removed = version
-            elif removed is None:
-                return None
-            else:
-                return self.history.commit(version.seq), self.history.commit(removed.seq)
-        return None
+        """(the commit that set the last value Git declared at ``path``, the commit that removed it),
+        when Git declares the object now without ``path``."""
+        runs = self._runs(key, path, same)
+        if not runs or runs[0][0] is not _ABSENT or runs[0][1].deleted or len(runs) < 2:
+            return None
+        return self._commit(runs[1][2]), self._commit(runs[0][2])
 
     def removed_object(self, key: ObjectKey) -> tuple[dict, dict] | None:
-        """(commit that last declared the object, commit that deleted it), when Git no longer does."""
-        versions = self.history.versions.get(key) or []
-        if len(versions) >= 2 and versions[-1].blob is None:
-            return self.history.commit(versions[-2].seq), self.history.commit(versions[-1].seq)
+        """(the commit of the object's last version under the configured paths, the commit that
+        deleted it or moved it out of them), when Git no longer declares it there."""
+        versions = self.history.versions_of(key)
+
+        def declared(v: Version) -> bool:
+            return not v.deleted and self.history._in_scope(self.git, v.path)
+
+        if not versions or declared(versions[-1]):
+            return None
+        for i in range(len(versions) - 1, 0, -1):
+            if declared(versions[i - 1]):
+                return self._commit(versions[i - 1]), self._commit(versions[i])
         return None
 
 
 def index_path(state_dir: str | Path, source: str) -> Path:
+    """Where a source's history index lives: ``<state_dir>/history/<source>.json``."""
     return Path(state_dir) / "history" / (re.sub(r"[^A-Za-z0-9._-]+", "_", source) + ".json")
 
 
-def load_history(git: GitSource, state_dir: str | Path, source: str, default_namespace: str | None,
-                 tip: str) -> ObjectHistory:
-    """The history index of a source brought up to ``tip`` (and saved). Raises GitError."""
-    path = index_path(state_dir, source)
-    history = ObjectHistory.load(path, source, default_namespace)
-    history.update(git, tip)
-    if history.walked or history.rebuilt:
-        try:
-            history.save(path)
-        except OSError:
-            pass  # a cache: the next cycle walks again
-    return history
-
-
-__all__ = ["ObjectHistory", "HistoryEvidence", "Version", "load_history", "index_path", "GitError"]
+__all__ = ["HistoryEvidence", "INVALID", "ObjectHistory", "Version", "index_path"]

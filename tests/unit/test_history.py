@@ -1,0 +1,395 @@
+"""driftd.history and classification with Git history, on real Git repositories made in tmp_path:
+identity across moved files and deleted/restored objects, the evidence of each class (commit,
+author, date, subject, blame, field manager), incremental and cached indexing, force pushes, and
+unreadable history falling back to live-only evidence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from driftd.config import engine_options
+from driftd.engine import diff_sets
+from driftd.gitsource import GitError, GitSource
+from driftd.history import HistoryEvidence, ObjectHistory, index_path
+from driftd.model import ObjectKey, Status
+from driftd.paths import parse
+from tests.unit.drift_helpers import by_path, one
+from tests.unit.history_helpers import GitRepo, check, indexed, live, source, text, tkc
+
+DEMO01 = ObjectKey("run.tanzu.vmware.com", "TanzuKubernetesCluster", "prod", "prod-demo01")
+DEMO02 = ObjectKey("run.tanzu.vmware.com", "TanzuKubernetesCluster", "prod", "prod-demo02")
+WORKERS = parse("spec.topology.workers.count")
+WORKER_CLASS = parse("spec.topology.workers.class")
+
+
+def same(_path, a, b) -> bool:
+    return a == b
+
+
+def short(commit: dict) -> tuple[str, str, str, str]:
+    return commit["sha"], commit["author"], commit["date"], commit["subject"]
+
+
+def by_name(result, name: str):
+    [obj] = [o for o in result.objects if o.key.name == name]
+    return obj
+
+
+# ----------------------------------------------------------------------------- identity across history
+
+
+def test_moving_a_file_to_another_folder_is_no_new_version_and_blame_names_the_commit_before_the_move(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01", {"tkgs/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    raised = repo.commit("raise prod-demo01 to 2 workers", {"tkgs/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    repo.commit("move clusters to prod/", moves={"tkgs/tkc-prod-demo01.yaml": "prod/tkc-prod-demo01.yaml"})
+    git, history = indexed(repo, tmp_path)
+
+    versions = history.versions[DEMO01]
+    assert [history.commits[v.seq]["sha"] for v in versions] == [created, raised]
+    assert [v.path for v in versions] == ["tkgs/tkc-prod-demo01.yaml"] * 2
+    evidence = HistoryEvidence(history, git)
+    assert short(evidence.blame(DEMO01, WORKERS, same)) == (raised, "Ada Admin", "2026-11-01T02:00:00Z",
+                                                            "raise prod-demo01 to 2 workers")
+    assert evidence.earlier_value(DEMO01, WORKERS, 1, same)[0]["sha"] == created
+
+
+def test_object_moved_between_multi_document_files_keeps_its_versions(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("both clusters in one file", {"prod/clusters.yaml": text(tkc(), tkc("prod-demo02", 2))})
+    repo.commit("one file per cluster", {"prod/clusters.yaml": text(tkc()),
+                                         "prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    raised = repo.commit("prod-demo02: 3 workers", {"prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 3))})
+    git, history = indexed(repo, tmp_path)
+
+    assert [(history.commits[v.seq]["sha"], v.path) for v in history.versions[DEMO02]] == \
+        [(created, "prod/clusters.yaml"), (raised, "prod/tkc-prod-demo02.yaml")]
+    assert [history.commits[v.seq]["sha"] for v in history.versions[DEMO01]] == [created]
+    found = HistoryEvidence(history, git).earlier_value(DEMO02, WORKERS, 2, same)
+    assert (found[0]["sha"], found[1]["sha"]) == (created, raised)
+
+
+def test_deleted_and_restored_object_has_three_versions_and_removed_object_only_while_deleted(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    added = repo.commit("add prod-demo02", {"prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    deleted = repo.commit("delete prod-demo02", {"prod/tkc-prod-demo02.yaml": None})
+    git, history = indexed(repo, tmp_path)
+    evidence = HistoryEvidence(history, git)
+    last, removed = evidence.removed_object(DEMO02)
+    assert (last["sha"], removed["sha"], removed["subject"]) == (added, deleted, "delete prod-demo02")
+
+    restored = repo.commit("restore prod-demo02", {"prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    history.update(git, git.sync().commit)
+    assert history.walked == 1
+    assert [(history.commits[v.seq]["sha"], v.deleted) for v in history.versions[DEMO02]] == \
+        [(added, False), (deleted, True), (restored, False)]
+    assert evidence.removed_object(DEMO02) is None
+    # Blame names the restore: Git has declared the value without a break only since then.
+    assert evidence.blame(DEMO02, WORKERS, same)["sha"] == restored
+
+
+def test_object_moved_out_of_the_configured_paths_is_removed_naming_the_move(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    added = repo.commit("add prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc())})
+    moved = repo.commit("retire prod-demo01", moves={"prod/tkc-prod-demo01.yaml": "attic/tkc-prod-demo01.yaml"})
+    git, history = indexed(repo, tmp_path, paths=("prod",))
+    last, removed = HistoryEvidence(history, git).removed_object(DEMO01)
+    assert (last["sha"], removed["sha"]) == (added, moved)
+
+
+# ----------------------------------------------------------------------------- classes and evidence
+
+
+def test_live_value_from_an_earlier_commit_is_git_ahead_naming_both_commits(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01 (1 worker)", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    repo.commit("label it", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1, labels={"a": "1"}))})
+    raised = repo.commit("raise prod-demo01 to 2 workers", {
+        "prod/tkc-prod-demo01.yaml": text(tkc(workers=2, labels={"a": "1"}))})
+    repo.commit("label it again", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2, labels={"a": "2"}))})
+    git, history = indexed(repo, tmp_path)
+
+    obj = one(check(git, history, [live(tkc(workers=1, labels={"a": "2"}), "2026-11-01T01:05:00Z")]))
+    drift = by_path(obj)["spec.topology.workers.count"]
+    assert (drift.change.value, drift.desired, drift.live, drift.drift_class.value) == ("modified", 2, 1, "git-ahead")
+    ev = drift.evidence
+    # The commit that set the live value (not the later one that only touched a label), and the
+    # commit that changed it (not the newest commit of the object).
+    assert short(ev.commit) == (created, "Ada Admin", "2026-11-01T01:00:00Z", "create prod-demo01 (1 worker)")
+    assert short(ev.changed_by) == (raised, "Ada Admin", "2026-11-01T03:00:00Z", "raise prod-demo01 to 2 workers")
+    assert ev.blame["sha"] == raised
+    assert (ev.manager, ev.operation, ev.time) == ("argocd-controller", "Apply", "2026-11-01T01:05:00Z")
+    assert raised[:10] in ev.reason and "sync" in ev.reason
+
+
+def test_live_value_never_in_git_written_by_kubectl_edit_is_out_of_band_with_blame(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    git, history = indexed(repo, tmp_path)
+
+    edited = live(tkc(workers=1), "2026-11-01T01:05:00Z",
+                  [("kubectl-edit", "2026-11-02T09:30:00Z", 3, "spec.topology.workers.count")])
+    drift = by_path(one(check(git, history, [edited])))["spec.topology.workers.count"]
+    assert (drift.desired, drift.live, drift.drift_class.value) == (1, 3, "out-of-band")
+    ev = drift.evidence
+    assert (ev.manager, ev.operation, ev.time) == ("kubectl-edit", "Update", "2026-11-02T09:30:00Z")
+    assert ev.blame["sha"] == created and ev.commit is None and ev.changed_by is None
+    assert "never in Git" in ev.reason
+
+
+def test_old_git_value_set_back_by_kubectl_edit_after_the_change_is_out_of_band_not_git_ahead(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    raised = repo.commit("raise to 2 workers", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    git, history = indexed(repo, tmp_path)
+
+    # Synced at 2 workers after the raise, then a person put 1 back by hand.
+    edited = live(tkc(workers=2), "2026-11-01T02:10:00Z",
+                  [("kubectl-edit", "2026-11-01T05:00:00Z", 1, "spec.topology.workers.count")])
+    drift = by_path(one(check(git, history, [edited])))["spec.topology.workers.count"]
+    assert drift.drift_class.value == "out-of-band"
+    ev = drift.evidence
+    assert (ev.commit["sha"], ev.changed_by["sha"], ev.manager) == (created, raised, "kubectl-edit")
+
+
+def test_live_only_label_git_removed_is_removed_in_git_naming_the_removing_commit(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    labelled = repo.commit("label prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(labels={"team": "infra"}))})
+    unlabelled = repo.commit("drop the team label", {"prod/tkc-prod-demo01.yaml": text(tkc())})
+    git, history = indexed(repo, tmp_path)
+
+    # Applied with the label before the removal; the applier still owns it (nothing re-applied).
+    still = live(tkc(labels={"team": "infra"}), "2026-11-01T01:05:00Z")
+    obj = one(check(git, history, [still]))
+    drift = by_path(obj)["metadata.labels.team"]
+    assert (drift.change.value, drift.desired, drift.live, drift.drift_class.value) == \
+        ("added", None, "infra", "removed-in-git")
+    assert (drift.evidence.commit["sha"], drift.evidence.changed_by["sha"]) == (labelled, unlabelled)
+    assert drift.evidence.changed_by["subject"] == "drop the team label"
+    assert drift.evidence.blame is None   # Git declares no value there to blame
+
+
+def test_live_only_label_added_by_hand_after_git_removed_it_is_out_of_band(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("label prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(labels={"team": "infra"}))})
+    repo.commit("drop the team label", {"prod/tkc-prod-demo01.yaml": text(tkc(labels={"tier": "gold"}))})
+    git, history = indexed(repo, tmp_path)
+
+    edited = live(tkc(labels={"tier": "gold"}), "2026-11-01T02:05:00Z",
+                  [("kubectl-edit", "2026-11-03T00:00:00Z", "ops", "metadata.labels.team")])
+    drift = by_path(one(check(git, history, [edited])))["metadata.labels.team"]
+    assert (drift.live, drift.drift_class.value, drift.evidence.manager) == ("ops", "out-of-band", "kubectl-edit")
+
+
+def test_field_git_added_after_the_last_sync_is_git_ahead_and_one_removed_after_it_is_out_of_band(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(labels={"tier": "gold"}))})
+    labelled = repo.commit("label prod-demo01", {
+        "prod/tkc-prod-demo01.yaml": text(tkc(labels={"tier": "gold", "team": "infra"}))})
+    git, history = indexed(repo, tmp_path)
+
+    not_synced = live(tkc(labels={"tier": "gold"}), "2026-11-01T01:30:00Z")   # before the label commit (02:00)
+    drift = by_path(one(check(git, history, [not_synced])))["metadata.labels.team"]
+    assert (drift.change.value, drift.drift_class.value, drift.evidence.blame["sha"]) == \
+        ("removed", "git-ahead", labelled)
+
+    synced_then_dropped = live(tkc(labels={"tier": "gold", "team": "infra"}), "2026-11-01T03:00:00Z",
+                               [("kubectl-edit", "2026-11-01T04:00:00Z", None, "metadata.labels.team")])
+    drift = by_path(one(check(git, history, [synced_then_dropped])))["metadata.labels.team"]
+    assert (drift.change.value, drift.drift_class.value, drift.evidence.blame["sha"]) == \
+        ("removed", "out-of-band", labelled)
+
+
+def test_object_deleted_from_git_but_live_is_unmanaged_with_removed_in_git_evidence(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc())})
+    added = repo.commit("add prod-demo02", {"prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    deleted = repo.commit("delete prod-demo02", {"prod/tkc-prod-demo02.yaml": None})
+    git, history = indexed(repo, tmp_path)
+
+    result = check(git, history, [live(tkc(), "2026-11-01T04:00:00Z"), live(tkc("prod-demo02", 2), "2026-11-01T04:00:00Z")])
+    gone = by_name(result, "prod-demo02")
+    assert gone.status is Status.UNMANAGED
+    assert (gone.evidence["class"], gone.evidence["commit"]["sha"], gone.evidence["changed_by"]["sha"]) == \
+        ("removed-in-git", added, deleted)
+    assert gone.to_json()["evidence"]["changed_by"]["subject"] == "delete prod-demo02"
+    assert by_name(result, "prod-demo01").status is Status.IN_SYNC
+
+
+def test_git_ahead_after_delete_restore_and_move_names_the_restore_and_the_change(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("add prod-demo02", {"tkgs/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    repo.commit("delete prod-demo02", {"tkgs/tkc-prod-demo02.yaml": None})
+    restored = repo.commit("restore prod-demo02", {"tkgs/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    repo.commit("move to prod/", moves={"tkgs/tkc-prod-demo02.yaml": "prod/tkc-prod-demo02.yaml"})
+    larger = repo.commit("prod-demo02: large workers", {
+        "prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2, "best-effort-large"))})
+    git, history = indexed(repo, tmp_path)
+
+    drift = by_path(one(check(git, history, [live(tkc("prod-demo02", 2), "2026-11-01T04:30:00Z")])))[
+        "spec.topology.workers.class"]
+    assert (drift.desired, drift.live, drift.drift_class.value) == ("best-effort-large", "best-effort-medium", "git-ahead")
+    assert (drift.evidence.commit["sha"], drift.evidence.changed_by["sha"], drift.evidence.blame["sha"]) == \
+        (restored, larger, larger)
+
+
+def test_without_history_the_same_drift_is_classified_from_the_live_object_only(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("create", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    repo.commit("raise", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    git, history = indexed(repo, tmp_path)
+    loaded = git.manifests(history.tip)
+    result = diff_sets(loaded.manifests, loaded.problems, [live(tkc(workers=1), "2026-11-01T01:05:00Z")],
+                       engine_options(None))
+    drift = by_path(one(result))["spec.topology.workers.count"]
+    # The applier wrote it: git-ahead still, but with no commit to name.
+    assert drift.drift_class.value == "git-ahead"
+    assert (drift.evidence.commit, drift.evidence.changed_by, drift.evidence.blame) == (None, None, None)
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+def test_warm_update_walks_only_the_new_commit_and_parses_only_its_blob(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    for n in range(1, 6):
+        repo.commit(f"workers {n}", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=n)),
+                                     f"prod/cm-{n}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{n}\n"
+                                                          "  namespace: prod\n"})
+    git, history = indexed(repo, tmp_path)
+    assert (history.walked, history.rebuilt, history.rewritten) == (5, True, False)
+    cold_parsed = history.parsed
+    assert cold_parsed == 10                  # 5 versions of the TKC file + 5 ConfigMap files, each once
+
+    history.update(git, git.sync().commit)
+    assert (history.walked, history.parsed, history.rebuilt) == (0, 0, False)
+
+    repo.commit("workers 6", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=6))})
+    history.update(git, git.sync().commit)
+    assert (history.walked, history.parsed, history.rebuilt) == (1, 1, False)
+    assert len(history.versions[DEMO01]) == 6
+
+
+def test_saved_index_is_continued_by_a_new_process_without_a_walk_of_the_history(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    for n in range(1, 4):
+        repo.commit(f"workers {n}", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=n))})
+    git, history = indexed(repo, tmp_path)
+    path = index_path(tmp_path / "state", "prod")
+    history.save(path)
+    repo.commit("workers 4", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=4))})
+
+    fresh_git = GitSource(source(repo), tmp_path / "state")   # a new process: empty blob cache
+    again = ObjectHistory.load(path, "prod", None, (".",))
+    assert again.tip == history.tip and again.versions == history.versions
+    again.update(fresh_git, fresh_git.sync().commit)
+    # One new commit; two parses: the tip file before it (to know what it held) and the new blob.
+    assert (again.walked, again.rebuilt, fresh_git.parse_count) == (1, False, 2)
+    assert [v.digest is not None for v in again.versions[DEMO01]] == [True] * 4
+
+
+def test_an_index_built_for_other_paths_or_namespace_or_unreadable_is_not_used(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("create", {"prod/tkc-prod-demo01.yaml": text(tkc())})
+    git, history = indexed(repo, tmp_path)
+    path = tmp_path / "index.json"
+    history.save(path)
+    assert ObjectHistory.load(path, "prod", None, (".",)).tip == history.tip
+    assert ObjectHistory.load(path, "prod", None, ("prod",)).tip is None
+    assert ObjectHistory.load(path, "prod", "other", (".",)).tip is None
+    path.write_text('{"format": 2, "default_namespace": null, "paths": ["."], "tip": 3}')
+    assert ObjectHistory.load(path, "prod", None, (".",)).tip is None
+    path.write_text("not json")
+    assert ObjectHistory.load(path, "prod", None, (".",)).versions == {}
+
+
+def test_force_push_rebuilds_from_the_new_history_and_says_it_was_rewritten(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    dropped = repo.commit("raise to 2", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    git, history = indexed(repo, tmp_path)
+    assert history.tip == dropped
+
+    repo.git("reset", "-q", "--hard", created)
+    replaced = repo.commit("raise to 5 instead", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=5))})
+    history.update(git, git.sync().commit)
+    assert (history.rebuilt, history.rewritten, history.tip) == (True, True, replaced)
+    assert [history.commits[v.seq]["sha"] for v in history.versions[DEMO01]] == [created, replaced]
+    assert dropped not in {c["sha"] for c in history.commits}
+
+    repo.commit("raise to 6", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=6))})
+    history.update(git, git.sync().commit)
+    assert (history.walked, history.rebuilt, history.rewritten) == (1, False, False)
+
+
+def test_tip_merging_the_indexed_tip_as_second_parent_is_reindexed_along_the_first_parent_chain(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    base = repo.commit("create", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    repo.git("checkout", "-q", "-b", "feature")
+    side = repo.commit("raise on a branch", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=3))})
+    git = GitSource(source(repo), tmp_path / "state")      # updated by sha: the branch is not read
+    history = ObjectHistory("prod", None, (".",))
+    history.update(git, side)
+    repo.git("checkout", "-q", "main")
+    other = repo.commit("label on main", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1, labels={"a": "b"}))})
+    repo.git("merge", "-q", "--no-ff", "-X", "theirs", "-m", "merge feature", "feature", date=repo.date(50))
+    merge = repo.head()
+
+    history.update(git, merge)
+    assert (history.rebuilt, history.rewritten) == (True, False)
+    # First-parent chain: create -> label on main -> merge (which brought the 3 workers in).
+    assert [history.commits[v.seq]["sha"] for v in history.versions[DEMO01]] == [base, other, merge]
+    evidence = HistoryEvidence(history, git)
+    assert evidence.blame(DEMO01, WORKERS, same)["sha"] == merge
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+def test_unreadable_blob_gives_no_history_answer_and_classification_falls_back(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    first = repo.commit("create", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    repo.commit("raise", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    git, history = indexed(repo, tmp_path)
+    loaded = git.manifests(history.tip)             # the tip is read before the damage
+
+    old_blob = repo.git("rev-parse", f"{first}:prod/tkc-prod-demo01.yaml")
+    (repo.path / ".git" / "objects" / old_blob[:2] / old_blob[2:]).unlink()
+    fresh = GitSource(source(repo), tmp_path / "state")
+    evidence = HistoryEvidence(history, fresh)
+    result = diff_sets(loaded.manifests, loaded.problems, [live(tkc(workers=1), "2026-11-01T01:05:00Z")],
+                       engine_options(None), evidence)
+    drift = by_path(one(result))["spec.topology.workers.count"]
+    assert drift.drift_class.value == "git-ahead"    # the live-only rule: the applier wrote it
+    assert drift.evidence.commit is None
+    assert evidence.failures and old_blob in evidence.failures[0]
+
+
+def test_history_of_a_repository_that_is_gone_is_a_git_error_and_leaves_an_empty_index(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("create", {"prod/tkc-prod-demo01.yaml": text(tkc())})
+    git, history = indexed(repo, tmp_path)
+    tip = history.tip
+    repo.commit("more", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    new_tip = repo.head()
+    shutil.rmtree(repo.path / ".git" / "objects")
+    (repo.path / ".git" / "objects").mkdir()
+    with pytest.raises(GitError, match="git source 'prod'"):
+        history.update(git, new_tip)
+    assert (history.tip, history.versions, history.files) == (None, {}, {})
+    assert tip != new_tip
+
+
+def test_saved_index_is_plain_json_naming_commits_and_versions(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc())})
+    _, history = indexed(repo, tmp_path)
+    path = tmp_path / "state" / "history" / "prod.json"
+    history.save(path)
+    data = json.loads(Path(path).read_text())
+    assert data["tip"] == created and data["commits"][0]["subject"] == "create prod-demo01"
+    assert data["versions"][0][0] == ["run.tanzu.vmware.com", "TanzuKubernetesCluster", "prod", "prod-demo01"]
