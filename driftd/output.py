@@ -37,6 +37,23 @@ def _value(v: object) -> str:
     return json.dumps(v, ensure_ascii=False, default=str)
 
 
+def commit_text(commit: dict) -> str:
+    """A Git commit of the evidence on one line: "1a2b3c4d5e 2026-11-01 Ada Admin: raise workers"."""
+    head = " ".join(str(x) for x in (str(commit.get("sha", ""))[:10], str(commit.get("date", ""))[:10],
+                                     commit.get("author")) if x)
+    return f"{head}: {commit['subject']}" if commit.get("subject") else head
+
+
+def git_evidence_lines(ev: dict, indent: str, with_commit: bool = True) -> list[str]:
+    """The Git side of a drift's evidence (docs/history.md): the commit whose value the cluster has,
+    the commit that changed it since, and the commit that set the desired value (blame)."""
+    out = []
+    for key, label in (("commit", "live value from"), ("changed_by", "changed in Git by"), ("blame", "desired set by")):
+        if ev.get(key) and (with_commit or key != "commit"):
+            out.append(f"{indent}{label + ':':18} {commit_text(ev[key])}")
+    return out
+
+
 def _object_line(o: ObjectResult) -> str:
     where = f"  ({o.source['file']}:{o.source['line']})" if o.source else ""
     return f"{o.status.value.upper():10} {o.key}{where}"
@@ -56,10 +73,13 @@ def report_table(result: DiffResult, verdict: Verdict | None = None, show_in_syn
             who = f"{ev.manager} {ev.operation} {ev.time or ''}".strip() if ev.manager else ""
             lines.append(f"      class {d.drift_class.value}" + (f" · {who}" if who else "")
                          + (f" · {ev.reason}" if ev.reason else ""))
-            if ev.commit:
-                lines.append(f"      commit {ev.commit.get('sha', '')[:10]} {ev.commit.get('subject', '')}")
+            lines += git_evidence_lines(ev.to_json(), "      ")
             if d.note:
                 lines.append(f"      note: {d.note}")
+        if o.evidence:
+            lines.append(f"    class {o.evidence.get('class', 'unknown')}"
+                         + (f" · {o.evidence['reason']}" if o.evidence.get("reason") else ""))
+            lines += git_evidence_lines(o.evidence, "      ")
         if o.invalid_detail:
             lines.append(f"    {o.invalid_detail['message']}")
         for note in o.notes:

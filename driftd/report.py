@@ -20,6 +20,7 @@ import click
 import yaml
 
 from .model import ObjectKey
+from .output import git_evidence_lines
 from .store import AuditStore, StoreError, iso_utc
 
 REPORT_VERSION = 1
@@ -91,7 +92,7 @@ def _event_out(row: dict) -> dict:
         "commit_opened": row["commit_opened"], "last_seen_at": row["last_seen_at"],
         "last_seen_run": row["last_seen_run"], "resolved_at": row["resolved_at"],
         "resolved_run": row["resolved_run"], "commit_resolved": row["commit_resolved"],
-        "resolution": row["resolution"], "summary": row["summary"],
+        "resolution": row["resolution"], "summary": row["summary"], "evidence": row.get("evidence") or {},
         "fields": [{k: f[k] for k in ("path", "change", "desired", "live", "class", "evidence", "note", "state",
                                       "first_seen_run", "last_seen_run", "resolved_run")}
                    for f in row["fields"]],
@@ -179,6 +180,11 @@ def events_table(events: list[dict]) -> str:
             who = _who(f)
             out.append(f"    {f['path']}: {_value(f['desired'])} -> {_value(f['live'])}  {f['class']}"
                        + (f"  {who}" if who else "") + back)
+            ev = f.get("evidence") or {}
+            # The who column names the commit already when no field manager is known.
+            out += git_evidence_lines(ev, "      ", with_commit=bool(ev.get("manager")))
+        if not e["fields"] and e.get("evidence"):
+            out += git_evidence_lines(e["evidence"], "      ")
     n_open = sum(e["state"] == "open" for e in events)
     out.append(f"{len(events)} event(s): {n_open} open, {len(events) - n_open} resolved")
     return "\n".join(out) + "\n"
@@ -186,7 +192,8 @@ def events_table(events: list[dict]) -> str:
 
 CSV_EVENT_COLUMNS = ("event_id", "cluster", "source", "group", "kind", "namespace", "name", "status", "state",
                      "opened_at", "last_seen_at", "resolved_at", "resolution", "path", "change", "desired", "live",
-                     "class", "manager", "operation", "time", "reason", "field_state")
+                     "class", "manager", "operation", "time", "reason", "field_state", "commit", "changed_by",
+                     "blame")
 
 
 def events_csv(events: list[dict]) -> str:
@@ -201,13 +208,18 @@ def events_csv(events: list[dict]) -> str:
                 e["resolution"] or ""]
         for f in e["fields"] or [None]:
             if f is None:
-                writer.writerow(base + [""] * 10)
+                ev = e.get("evidence") or {}
+                writer.writerow(base + [""] * 5 + ["", "", "", ev.get("reason", ""), ""] + _shas(ev))
                 continue
             ev = f["evidence"] or {}
             writer.writerow(base + [f["path"], f["change"], _value(f["desired"]), _value(f["live"]), f["class"],
                                     ev.get("manager", ""), ev.get("operation", ""), ev.get("time", ""),
-                                    ev.get("reason", ""), f["state"]])
+                                    ev.get("reason", ""), f["state"]] + _shas(ev))
     return buf.getvalue()
+
+
+def _shas(ev: dict) -> list[str]:
+    return [str((ev.get(k) or {}).get("sha", "")) for k in ("commit", "changed_by", "blame")]
 
 
 def runs_table(runs: list[dict]) -> str:

@@ -105,6 +105,13 @@ def m001_initial(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations()
+def m002_drift_event_evidence(db: Database) -> None:
+    """Object-level evidence of an episode: an object still live that Git deleted names the commit
+    that deleted it (docs/history.md). Field-level evidence stays in ``drift_fields.evidence``."""
+    db.execute("ALTER TABLE drift_events ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}'")
+
+
 _SCHEMA_001 = (
     """CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -489,7 +496,7 @@ class AuditStore:
             "cluster": run.cluster, "source": run.source, "api_group": o.key.group, "kind": o.key.kind,
             "namespace": o.key.namespace, "name": o.key.name, "status": o.status.value, "state": "open",
             "opened_at": cyc.at, "opened_run": cyc.run_id, "last_seen_at": cyc.at, "last_seen_run": cyc.run_id,
-            "commit_opened": run.commit, "summary": summarize(o)})
+            "commit_opened": run.commit, "summary": summarize(o), "evidence": _dumps(o.evidence or {})})
         for d in _drifts_by_path(o).values():
             self._insert("drift_fields", {"event_id": event_id, **_field_values(d), "first_seen_run": cyc.run_id,
                                           "last_seen_run": cyc.run_id, "state": "open"})
@@ -498,7 +505,7 @@ class AuditStore:
 
     def _continue_event(self, event: dict, o: ObjectResult, cyc: _Cycle) -> None:
         self._update("drift_events", event["id"], {"last_seen_at": cyc.at, "last_seen_run": cyc.run_id,
-                                                   "summary": summarize(o)})
+                                                   "summary": summarize(o), "evidence": _dumps(o.evidence or {})})
         stored = {r["path"]: r for r in self.db.query("SELECT * FROM drift_fields WHERE event_id = ?", [event["id"]])}
         now = _drifts_by_path(o)
         changed = False
@@ -605,6 +612,7 @@ class AuditStore:
 
     def _event_row(self, event_id: int) -> dict:
         row = next(self.db.query("SELECT * FROM drift_events WHERE id = ?", [event_id]))
+        row["evidence"] = _loads(row["evidence"])
         row["fields"] = self._fields_of([event_id]).get(event_id, [])
         return row
 
@@ -641,6 +649,7 @@ class AuditStore:
             rows = list(self.db.query(sql, args + ([limit] if limit else [])))
             fields = self._fields_of([r["id"] for r in rows])
         for r in rows:
+            r["evidence"] = _loads(r["evidence"])
             r["fields"] = fields.get(r["id"], [])
         return rows
 
@@ -747,6 +756,9 @@ def summarize(o: ObjectResult) -> str:
     if o.status is Status.MISSING:
         return "missing: declared in Git, not live"
     if o.status is Status.UNMANAGED:
+        removed = (o.evidence or {}).get("changed_by")
+        if removed:
+            return f"unmanaged: live, removed from Git by {str(removed.get('sha', ''))[:10]} ({removed.get('subject', '')})"
         return "unmanaged: live, not declared in Git"
     if o.status is Status.INVALID:
         detail = (o.invalid_detail or {}).get("message")

@@ -5,18 +5,24 @@ unreadable history falling back to live-only evidence."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from driftd.config import engine_options
 from driftd.engine import diff_sets
 from driftd.gitsource import GitError, GitSource
 from driftd.history import HistoryEvidence, ObjectHistory, index_path
-from driftd.model import ObjectKey, Status
+from driftd.model import ObjectKey, RunRecord, Status, object_key
+from driftd.output import report_json, report_table
 from driftd.paths import parse
+from driftd.report import report_command
+from driftd.store import AuditStore
 from tests.unit.drift_helpers import by_path, one
 from tests.unit.history_helpers import GitRepo, check, indexed, live, source, text, tkc
 
@@ -393,3 +399,89 @@ def test_saved_index_is_plain_json_naming_commits_and_versions(tmp_path):
     data = json.loads(Path(path).read_text())
     assert data["tip"] == created and data["commits"][0]["subject"] == "create prod-demo01"
     assert data["versions"][0][0] == ["run.tanzu.vmware.com", "TanzuKubernetesCluster", "prod", "prod-demo01"]
+
+
+# ----------------------------------------------------------------------------- where the evidence shows
+
+
+def _story_run(tmp_path):
+    """prod-demo01 git-ahead (1 -> 2 workers, not synced) and prod-demo02 deleted from Git, still live."""
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01 (1 worker)", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    added = repo.commit("add prod-demo02", {"prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
+    raised = repo.commit("raise prod-demo01 to 2 workers", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    deleted = repo.commit("delete prod-demo02", {"prod/tkc-prod-demo02.yaml": None})
+    git, history = indexed(repo, tmp_path)
+    lives = [live(tkc(workers=1), "2026-11-01T02:30:00Z"), live(tkc("prod-demo02", 2), "2026-11-01T02:30:00Z")]
+    result = check(git, history, lives)
+    run = RunRecord(cluster="supervisor", source="prod", started_at="2026-11-02T00:00:00Z",
+                    finished_at="2026-11-02T00:00:01Z", commit=history.tip, verdict=result.verdict,
+                    objects=result.objects, live={object_key(obj): obj for obj in lives},
+                    watched=[("run.tanzu.vmware.com", "TanzuKubernetesCluster")], namespaces=["prod"])
+    return run, result, {"created": created, "added": added, "raised": raised, "deleted": deleted}
+
+
+def test_evidence_with_commits_and_blame_survives_the_audit_trail_and_the_alert_payload(tmp_path):
+    run, _, shas = _story_run(tmp_path)
+    with AuditStore.open(str(tmp_path / "audit.db")) as store:
+        store.record_run(run)
+        events = {e["name"]: e for e in store.events()}
+        [field] = events["prod-demo01"]["fields"]
+        assert field["class"] == "git-ahead"
+        ev = field["evidence"]
+        assert (ev["commit"]["sha"], ev["changed_by"]["sha"], ev["blame"]["sha"]) == \
+            (shas["created"], shas["raised"], shas["raised"])
+        assert (ev["changed_by"]["author"], ev["changed_by"]["date"], ev["changed_by"]["subject"]) == \
+            ("Ada Admin", "2026-11-01T03:00:00Z", "raise prod-demo01 to 2 workers")
+        assert ev["manager"] == "argocd-controller"
+
+        gone = events["prod-demo02"]
+        assert (gone["status"], gone["evidence"]["class"], gone["evidence"]["changed_by"]["sha"]) == \
+            ("unmanaged", "removed-in-git", shas["deleted"])
+        assert gone["summary"] == f"unmanaged: live, removed from Git by {shas['deleted'][:10]} (delete prod-demo02)"
+
+        payloads = {p["payload"]["event"]["name"]: p["payload"] for p in store.pending_outbox("2027-01-01T00:00:00Z")}
+        assert payloads["prod-demo01"]["fields"][0]["evidence"]["blame"]["sha"] == shas["raised"]
+        assert payloads["prod-demo02"]["event"]["evidence"]["changed_by"]["subject"] == "delete prod-demo02"
+
+
+def test_report_table_json_and_csv_show_the_git_evidence(tmp_path):
+    run, _, shas = _story_run(tmp_path)
+    db = str(tmp_path / "audit.db")
+    with AuditStore.open(db) as store:
+        store.record_run(run)
+    runner = CliRunner()
+    table = runner.invoke(report_command, ["--database", db])
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert "    spec.topology.workers.count: 2 -> 1  git-ahead  argocd-controller Apply 2026-11-01T02:30:00Z" in lines
+    assert f"      live value from:   {shas['created'][:10]} 2026-11-01 Ada Admin: create prod-demo01 (1 worker)" in lines
+    assert f"      changed in Git by: {shas['raised'][:10]} 2026-11-01 Ada Admin: raise prod-demo01 to 2 workers" in lines
+    assert f"      desired set by:    {shas['raised'][:10]} 2026-11-01 Ada Admin: raise prod-demo01 to 2 workers" in lines
+    assert f"      changed in Git by: {shas['deleted'][:10]} 2026-11-01 Ada Admin: delete prod-demo02" in lines
+
+    doc = json.loads(runner.invoke(report_command, ["--database", db, "-o", "json"]).output)
+    by = {e["name"]: e for e in doc["events"]}
+    assert by["prod-demo01"]["fields"][0]["evidence"]["blame"]["sha"] == shas["raised"]
+    assert by["prod-demo02"]["evidence"]["commit"]["sha"] == shas["added"]
+
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(runner.invoke(report_command,
+                                                                            ["--database", db, "-o", "csv"]).output))}
+    assert (rows["prod-demo01"]["commit"], rows["prod-demo01"]["changed_by"], rows["prod-demo01"]["blame"]) == \
+        (shas["created"], shas["raised"], shas["raised"])
+    assert rows["prod-demo02"]["changed_by"] == shas["deleted"]
+
+
+def test_check_table_and_json_show_commit_changed_by_and_blame(tmp_path):
+    _, result, shas = _story_run(tmp_path)
+    table = report_table(result).splitlines()
+    assert f"      live value from:   {shas['created'][:10]} 2026-11-01 Ada Admin: create prod-demo01 (1 worker)" in table
+    assert f"      desired set by:    {shas['raised'][:10]} 2026-11-01 Ada Admin: raise prod-demo01 to 2 workers" in table
+    assert any(line.startswith("    class removed-in-git · removed from Git by " + shas["deleted"][:10]) for line in table)
+    doc = report_json(result)
+    [demo01] = [o for o in doc["objects"] if o["name"] == "prod-demo01"]
+    [drift] = demo01["drifts"]
+    assert {k: drift[k] for k in ("path", "change", "desired", "live", "class")} == \
+        {"path": "spec.topology.workers.count", "change": "modified", "desired": 2, "live": 1, "class": "git-ahead"}
+    assert (drift["evidence"]["commit"]["sha"], drift["evidence"]["changed_by"]["sha"],
+            drift["evidence"]["blame"]["sha"]) == (shas["created"], shas["raised"], shas["raised"])
