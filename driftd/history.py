@@ -256,51 +256,61 @@ class HistoryEvidence:
             return a is b
         return same(path, a, b)
 
-    def _runs(self, key: ObjectKey, path: FieldPath, same: Same) -> list[tuple[object, Version, Version]] | None:
-        """The object's values at ``path``, newest first, as runs of equal values:
-        (value, the newest version of the run, the version that set it = the oldest of the run).
-        None when Git history could not be read."""
-        runs: list[list] = []
+    def _runs(self, key: ObjectKey, path: FieldPath, same: Same) -> Iterator[tuple[object, Version, Version]]:
+        """The object's values at ``path``, newest first, as runs of equal values: (value, the newest
+        version of the run, the version that set it = the oldest of the run). Lazy: a question that
+        is answered near the tip reads only the newest blobs. Raises GitError."""
+        run: list | None = None
+        for version, value in self.history.values(self.git, key, path):
+            if run is not None and self._equal(same, path, run[0], value):
+                run[2] = version
+                continue
+            if run is not None:
+                yield run[0], run[1], run[2]
+            run = [value, version, version]
+        if run is not None:
+            yield run[0], run[1], run[2]
+
+    def _answer(self, question: Callable[[], object]):
         try:
-            for version, value in self.history.values(self.git, key, path):
-                if runs and self._equal(same, path, runs[-1][0], value):
-                    runs[-1][2] = version
-                else:
-                    runs.append([value, version, version])
+            return question()
         except GitError as exc:
             self.failures.append(str(exc))
             return None
-        return [(v, newest, oldest) for v, newest, oldest in runs]
 
     def _commit(self, version: Version) -> dict:
         return self.history.commit(version.seq)
 
     def blame(self, key: ObjectKey, path: FieldPath, same: Same) -> dict | None:
         """The commit since which Git has declared, without a break, the value it declares now."""
-        runs = self._runs(key, path, same)
-        if not runs or runs[0][0] is _ABSENT:
-            return None
-        return self._commit(runs[0][2])
+        def ask() -> dict | None:
+            first = next(self._runs(key, path, same), None)
+            return None if first is None or first[0] is _ABSENT else self._commit(first[2])
+        return self._answer(ask)
 
     def earlier_value(self, key: ObjectKey, path: FieldPath, value: object, same: Same) -> tuple[dict, dict] | None:
         """(the commit that set ``value`` at ``path`` the last time Git declared it, the commit after
         which Git no longer declared it), or None when Git never did before its current version (or
         declares it now)."""
-        runs = self._runs(key, path, same)
-        for i, (v, _newest, oldest) in enumerate(runs or []):
-            if i > 0 and self._equal(same, path, v, value):
-                return self._commit(oldest), self._commit(runs[i - 1][2])
-            if i == 0 and self._equal(same, path, v, value):
-                return None
-        return None
+        def ask() -> tuple[dict, dict] | None:
+            newer = None
+            for v, _newest, oldest in self._runs(key, path, same):
+                if self._equal(same, path, v, value):
+                    return None if newer is None else (self._commit(oldest), self._commit(newer))
+                newer = oldest
+            return None
+        return self._answer(ask)
 
     def removed_field(self, key: ObjectKey, path: FieldPath, same: Same) -> tuple[dict, dict] | None:
         """(the commit that set the last value Git declared at ``path``, the commit that removed it),
         when Git declares the object now without ``path``."""
-        runs = self._runs(key, path, same)
-        if not runs or runs[0][0] is not _ABSENT or runs[0][1].deleted or len(runs) < 2:
-            return None
-        return self._commit(runs[1][2]), self._commit(runs[0][2])
+        def ask() -> tuple[dict, dict] | None:
+            runs = self._runs(key, path, same)
+            first, second = next(runs, None), next(runs, None)
+            if first is None or first[0] is not _ABSENT or first[1].deleted or second is None:
+                return None
+            return self._commit(second[2]), self._commit(first[2])
+        return self._answer(ask)
 
     def removed_object(self, key: ObjectKey) -> tuple[dict, dict] | None:
         """(the commit of the object's last version under the configured paths, the commit that
