@@ -223,3 +223,30 @@ def test_unreadable_git_history_is_a_notice_and_drifts_keep_their_live_only_clas
     assert {"commit", "changed_by", "blame"}.isdisjoint(drift["evidence"])
     assert drift["evidence"]["manager"] == "argocd-controller"
     kube.close()
+
+
+def test_cycles_of_one_process_keep_the_index_warm_and_walk_only_new_commits(control_plane, namespace, tmp_path):
+    from driftd.api import CheckSession
+    from driftd.config import load_config_file
+
+    repo = Repo(tmp_path / "repo")
+    for n in range(1, 6):
+        repo.commit(f"prod-demo01: {n} workers", {"prod/tkc-prod-demo01.yaml": spec("prod-demo01", namespace, n)})
+    kube = admin(control_plane)
+    apply_as_argocd(kube, spec("prod-demo01", namespace, 5))
+    with CheckSession(load_config_file(str(config(tmp_path, repo.path, control_plane.kubeconfig, namespace)))) as s:
+        assert s.run_cycle().verdict.value == "in-sync"
+        history, git = s.cycle.history["prod"], s.cycle.git["prod"]
+        assert (history.walked, history.rebuilt) == (5, True)
+
+        parsed = git.parse_count
+        assert s.run_cycle().verdict.value == "in-sync"
+        assert s.cycle.history["prod"] is history
+        assert (history.walked, history.rebuilt, git.parse_count) == (0, False, parsed)
+
+        raised = repo.commit("prod-demo01: 6 workers", {"prod/tkc-prod-demo01.yaml": spec("prod-demo01", namespace, 6)})
+        outcome = s.run_cycle()
+        assert (history.walked, history.rebuilt, git.parse_count) == (1, False, parsed + 1)
+        [drift] = outcome.merged().objects[0].drifts
+        assert (drift.drift_class.value, drift.evidence.changed_by["sha"]) == ("git-ahead", raised)
+    kube.close()
