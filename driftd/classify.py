@@ -91,7 +91,29 @@ def classify(drift: FieldDrift, key: ObjectKey, live_obj: dict, norm: Normalizer
 
     if history is not None and _from_history(drift, key, norm, history, manager_oob, by, options, live_obj):
         return
+    _from_live_object(drift, norm, la_has, la_value, applied, manager_oob, manager_gitops, by)
+    if drift.drift_class is DriftClass.UNKNOWN and ev.reason is None:
+        ev.reason = _unknown_reason(drift, by, applied, la_has, history)
 
+
+def _unknown_reason(drift: FieldDrift, by: str | None, applied: dict | None, la_has: bool,
+                    history: HistoryEvidence | None) -> str:
+    """Said, not guessed: what driftd looked at and found nothing in either way."""
+    seen = [f"last written by {by}" if by else "no field manager owns it",
+            "no last-applied record" if applied is None else
+            "not in the last-applied record" if not la_has else "the last-applied record matches neither side"]
+    if history is None:
+        seen.append("no Git history")
+    elif drift.evidence.blame is not None and drift.change is Change.MODIFIED:
+        seen.append("the live value was never in Git for this object")
+    else:
+        seen.append("nothing in Git history")
+    return "no evidence of which side moved: " + ", ".join(seen)
+
+
+def _from_live_object(drift: FieldDrift, norm: Normalizer, la_has: bool, la_value: object, applied: dict | None,
+                      manager_oob: bool, manager_gitops: bool, by: str | None) -> None:
+    """The rules that read only the live object (managedFields, last-applied)."""
     if drift.change is Change.MODIFIED:
         if la_has and _same(norm, drift.path, la_value, drift.live) and not _same(norm, drift.path, la_value, drift.desired):
             _set(drift, DriftClass.GIT_AHEAD, "the live value is the last applied one; Git has changed since: sync")

@@ -485,3 +485,15 @@ def test_check_table_and_json_show_commit_changed_by_and_blame(tmp_path):
         {"path": "spec.topology.workers.count", "change": "modified", "desired": 2, "live": 1, "class": "git-ahead"}
     assert (drift["evidence"]["commit"]["sha"], drift["evidence"]["changed_by"]["sha"],
             drift["evidence"]["blame"]["sha"]) == (shas["created"], shas["raised"], shas["raised"])
+
+
+def test_drift_with_no_evidence_either_way_is_unknown_and_says_what_was_looked_at(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    git, history = indexed(repo, tmp_path)
+    nobody = tkc(workers=5)            # no managedFields, no last-applied: nobody says who wrote 5
+    drift = by_path(one(check(git, history, [nobody])))["spec.topology.workers.count"]
+    assert (drift.desired, drift.live, drift.drift_class.value) == (2, 5, "unknown")
+    assert drift.evidence.blame["sha"] == created
+    assert drift.evidence.reason == ("no evidence of which side moved: no field manager owns it, no last-applied "
+                                     "record, the live value was never in Git for this object")
