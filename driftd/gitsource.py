@@ -475,8 +475,10 @@ class GitSource:
         repository moved its specs from ``tkgs/`` to ``prod/``) and an object's history goes with
         it. One ``git log`` process; symbolic links and submodules count as no file."""
         spec = f"{since}..{tip}" if since else tip
-        args = ["log", "--first-parent", "--diff-merges=first-parent", "--reverse", "--raw", "--no-renames",
-                "--no-abbrev", "-z", "--format=%x01%H%x02%P%x02%an%x02%ae%x02%ct%x02%s", spec, "--"]
+        # The user's git config must not change what is parsed (signatures, colour, relative paths).
+        args = ["-c", "log.showSignature=false", "log", "--no-color", "--no-relative", "--first-parent",
+                "--diff-merges=first-parent", "--reverse", "--raw", "--no-renames", "--no-abbrev", "-z",
+                "--format=%x01%H%x02%P%x02%an%x02%ae%x02%ct%x02%s", spec, "--"]
         with self._lock:
             cwd = self.repo.git_dir
             try:

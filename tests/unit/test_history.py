@@ -497,3 +497,23 @@ def test_drift_with_no_evidence_either_way_is_unknown_and_says_what_was_looked_a
     assert drift.evidence.blame["sha"] == created
     assert drift.evidence.reason == ("no evidence of which side moved: no field manager owns it, no last-applied "
                                      "record, the live value was never in Git for this object")
+
+
+def test_changes_lists_every_first_parent_commit_with_only_its_regular_yaml_files(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    first = repo.commit("first", {"prod/a.yaml": text(tkc()), "README.md": "# docs\n"})
+    docs = repo.commit("docs only", {"README.md": "# more docs\n"})
+    (repo.path / "prod" / "link.yaml").symlink_to("a.yaml")
+    linked = repo.commit("a symbolic link and a rename", moves={"prod/a.yaml": "prod/b.yml"})
+    git = GitSource(source(repo), tmp_path / "state")
+    changes = list(git.changes(linked))
+    assert [(c.sha, c.parent, c.subject) for c in changes] == [(first, None, "first"), (docs, first, "docs only"),
+                                                             (linked, docs, "a symbolic link and a rename")]
+    blob = repo.git("rev-parse", f"{first}:prod/a.yaml")
+    assert changes[0].files == [("prod/a.yaml", blob)]
+    assert changes[1].files == []
+    # A rename is a delete and an add (--no-renames); the link counts as no file.
+    assert sorted(changes[2].files) == [("prod/a.yaml", None), ("prod/b.yml", blob), ("prod/link.yaml", None)]
+    assert (changes[0].author, changes[0].email, changes[0].date) == ("Ada Admin", "ada@example.com",
+                                                                      "2026-11-01T01:00:00Z")
+    assert [c.sha for c in git.changes(linked, first)] == [docs, linked]
