@@ -145,7 +145,7 @@ def _set(drift: FieldDrift, cls: DriftClass, reason: str) -> None:
 
 
 def _short(commit: dict) -> str:
-    return f"{commit['sha'][:10]} ({commit['date'][:10]}, {commit['author']}: {commit['subject']})"
+    return f"{commit['sha'][:10]} ({commit['subject']})"   # author and date are in the evidence itself
 
 
 def _last_sync(live_obj: dict, options: ClassifyOptions) -> str | None:

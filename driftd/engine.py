@@ -138,8 +138,8 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
                     # Deleting from Git does not delete from the cluster (no prune): say which commit did.
                     last, deleted = removed
                     res.evidence = {"class": "removed-in-git", "commit": last, "changed_by": deleted,
-                                    "reason": f"removed from Git by {deleted['sha'][:10]} ({deleted['date'][:10]}, "
-                                              f"{deleted['author']}: {deleted['subject']}); still live"}
+                                    "reason": f"removed from Git by {deleted['sha'][:10]} ({deleted['subject']}); "
+                                              "still live"}
                 if result.problems:
                     res.notes.append("Git has unreadable documents; this object may be declared in one of them")
                 result.objects.append(res)

@@ -44,14 +44,18 @@ def commit_text(commit: dict) -> str:
     return f"{head}: {commit['subject']}" if commit.get("subject") else head
 
 
-def git_evidence_lines(ev: dict, indent: str, with_commit: bool = True) -> list[str]:
-    """The Git side of a drift's evidence (docs/history.md): the commit whose value the cluster has,
-    the commit that changed it since, and the commit that set the desired value (blame)."""
-    out = []
-    for key, label in (("commit", "live value from"), ("changed_by", "changed in Git by"), ("blame", "desired set by")):
-        if ev.get(key) and (with_commit or key != "commit"):
-            out.append(f"{indent}{label + ':':18} {commit_text(ev[key])}")
-    return out
+FIELD_LABELS = (("commit", "live value from"), ("changed_by", "changed in Git by"), ("blame", "desired set by"))
+OBJECT_LABELS = (("commit", "last in Git at"), ("changed_by", "removed from Git by"))
+
+
+def git_evidence_lines(ev: dict, indent: str, with_commit: bool = True,
+                       labels: tuple[tuple[str, str], ...] = FIELD_LABELS) -> list[str]:
+    """The Git side of the evidence (docs/history.md), one commit a line. For a field: the commit
+    whose value the cluster has, the commit that changed it since, the commit that set the desired
+    value (blame); for an object (``OBJECT_LABELS``): its last version and the commit that removed it."""
+    width = max(len(label) for _, label in labels) + 1
+    return [f"{indent}{label + ':':{width}} {commit_text(ev[key])}" for key, label in labels
+            if ev.get(key) and (with_commit or key != "commit")]
 
 
 def _object_line(o: ObjectResult) -> str:
@@ -79,7 +83,7 @@ def report_table(result: DiffResult, verdict: Verdict | None = None, show_in_syn
         if o.evidence:
             lines.append(f"    class {o.evidence.get('class', 'unknown')}"
                          + (f" · {o.evidence['reason']}" if o.evidence.get("reason") else ""))
-            lines += git_evidence_lines(o.evidence, "      ")
+            lines += git_evidence_lines(o.evidence, "      ", labels=OBJECT_LABELS)
         if o.invalid_detail:
             lines.append(f"    {o.invalid_detail['message']}")
         for note in o.notes:

@@ -20,7 +20,7 @@ import click
 import yaml
 
 from .model import ObjectKey
-from .output import git_evidence_lines
+from .output import OBJECT_LABELS, git_evidence_lines
 from .store import AuditStore, StoreError, iso_utc
 
 REPORT_VERSION = 1
@@ -184,7 +184,7 @@ def events_table(events: list[dict]) -> str:
             # The who column names the commit already when no field manager is known.
             out += git_evidence_lines(ev, "      ", with_commit=bool(ev.get("manager")))
         if not e["fields"] and e.get("evidence"):
-            out += git_evidence_lines(e["evidence"], "      ")
+            out += git_evidence_lines(e["evidence"], "      ", labels=OBJECT_LABELS)
     n_open = sum(e["state"] == "open" for e in events)
     out.append(f"{len(events)} event(s): {n_open} open, {len(events) - n_open} resolved")
     return "\n".join(out) + "\n"

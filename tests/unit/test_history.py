@@ -458,7 +458,7 @@ def test_report_table_json_and_csv_show_the_git_evidence(tmp_path):
     assert f"      live value from:   {shas['created'][:10]} 2026-11-01 Ada Admin: create prod-demo01 (1 worker)" in lines
     assert f"      changed in Git by: {shas['raised'][:10]} 2026-11-01 Ada Admin: raise prod-demo01 to 2 workers" in lines
     assert f"      desired set by:    {shas['raised'][:10]} 2026-11-01 Ada Admin: raise prod-demo01 to 2 workers" in lines
-    assert f"      changed in Git by: {shas['deleted'][:10]} 2026-11-01 Ada Admin: delete prod-demo02" in lines
+    assert f"      removed from Git by: {shas['deleted'][:10]} 2026-11-01 Ada Admin: delete prod-demo02" in lines
 
     doc = json.loads(runner.invoke(report_command, ["--database", db, "-o", "json"]).output)
     by = {e["name"]: e for e in doc["events"]}
@@ -477,7 +477,9 @@ def test_check_table_and_json_show_commit_changed_by_and_blame(tmp_path):
     table = report_table(result).splitlines()
     assert f"      live value from:   {shas['created'][:10]} 2026-11-01 Ada Admin: create prod-demo01 (1 worker)" in table
     assert f"      desired set by:    {shas['raised'][:10]} 2026-11-01 Ada Admin: raise prod-demo01 to 2 workers" in table
-    assert any(line.startswith("    class removed-in-git · removed from Git by " + shas["deleted"][:10]) for line in table)
+    assert f"    class removed-in-git · removed from Git by {shas['deleted'][:10]} (delete prod-demo02); still live" \
+        in table
+    assert f"      last in Git at:      {shas['added'][:10]} 2026-11-01 Ada Admin: add prod-demo02" in table
     doc = report_json(result)
     [demo01] = [o for o in doc["objects"] if o["name"] == "prod-demo01"]
     [drift] = demo01["drifts"]
