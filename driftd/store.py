@@ -526,7 +526,7 @@ class AuditStore:
         run = cyc.run
         if key in run.reverted:
             return "reverted"
-        before = self._content_at(run.cluster, key, event["last_seen_at"])
+        before = self._content_as_of(run.cluster, key, event["last_seen_run"])
         paths = [r["path"] for r in self.db.query(
             "SELECT path FROM drift_fields WHERE event_id = ? AND state = 'open'", [event["id"]])]
         if _live_moved(before, run.live.get(key), paths):
@@ -541,6 +541,15 @@ class AuditStore:
             f"SELECT content, deleted FROM snapshots WHERE {_OBJECT_WHERE} AND seen_at <= ? "
             "ORDER BY seen_at DESC, id DESC LIMIT 1",
             [cluster, key.group, key.kind, key.namespace, key.name, at]).fetchone()
+        return None if row is None or row[1] else json.loads(row[0])
+
+    def _content_as_of(self, cluster: str, key: ObjectKey, run_id: int) -> dict | None:
+        """The object as run ``run_id`` saw it. By run, not by time: two cycles in one second (times
+        have second precision) must not see each other's snapshot."""
+        row = self.db.execute(
+            f"SELECT content, deleted FROM snapshots WHERE {_OBJECT_WHERE} AND run_id <= ? "
+            "ORDER BY run_id DESC, id DESC LIMIT 1",
+            [cluster, key.group, key.kind, key.namespace, key.name, run_id]).fetchone()
         return None if row is None or row[1] else json.loads(row[0])
 
     # outbox ------------------------------------------------------------------
