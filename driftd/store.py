@@ -33,7 +33,7 @@ from sqlite_utils.migrations import Migrations
 from .model import ObjectKey, ObjectResult, RunRecord, Status, Verdict
 from .paths import PathSyntaxError, get as path_get, parse as path_parse
 
-DRIFT_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED, Status.INVALID})
+DRIFT_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
 RESOLUTIONS = ("cluster-changed", "git-changed", "reverted", "object-deleted", "status-changed", "unexplained")
 EVENT_TYPES = ("drift_opened", "drift_changed", "drift_resolved", "cycle_failed")
 
@@ -451,6 +451,10 @@ class AuditStore:
             if not cyc.known(o.key):
                 continue                     # its LIST failed: whatever the engine says is not known
             judged.add(o.key)
+            if o.status is Status.INVALID:
+                # Its Git document is unusable, so nothing is known of its drift: an open episode
+                # stays open and none is opened; the run keeps the problem.
+                continue
             event = open_events.get(o.key)
             if o.status in DRIFT_STATUSES:
                 if event is not None and event["status"] == o.status.value:
