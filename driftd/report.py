@@ -217,6 +217,10 @@ def runs_table(runs: list[dict]) -> str:
     rows = []
     for r in runs:
         notes = [f"{len(r['errors'])} error(s): {r['errors'][0]['message']}"] if r["errors"] else []
+        if r.get("problems"):
+            first = r["problems"][0]
+            notes.append(f"{len(r['problems'])} unusable Git document(s): {first['file']}:{first['lines'][0]} "
+                         f"{first['message']}")
         notes += ["stale Git"] * r["stale"] + ["history rewritten"] * r["history_rewritten"]
         rows.append([str(r["id"]), r["started_at"], r["cluster"], r["source"], (r["commit"] or "-")[:12],
                      r["verdict"], ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items())) or "-",
@@ -225,7 +229,7 @@ def runs_table(runs: list[dict]) -> str:
 
 
 CSV_RUN_COLUMNS = ("id", "cluster", "source", "started_at", "finished_at", "commit", "stale", "history_rewritten",
-                   "verdict", "counts", "errors")
+                   "verdict", "counts", "errors", "problems")
 
 
 def runs_csv(runs: list[dict]) -> str:
@@ -235,7 +239,8 @@ def runs_csv(runs: list[dict]) -> str:
     for r in runs:
         writer.writerow([r["id"], r["cluster"], r["source"], r["started_at"], r["finished_at"], r["commit"] or "",
                          int(r["stale"]), int(r["history_rewritten"]), r["verdict"],
-                         json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"])])
+                         json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"]),
+                         json.dumps(r.get("problems") or [])])
     return buf.getvalue()
 
 

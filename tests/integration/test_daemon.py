@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from driftd.envtest.controlplane import free_port
-from tests.integration.test_check import (admin, apply_as_argocd, kubectl_edit_workers, make_repo,
+from tests.integration.test_check import (admin, apply_as_argocd, git, kubectl_edit_workers, make_repo,
                                           reader_kubeconfig, seed_in, write_config)
 
 
@@ -97,3 +99,68 @@ def test_daemon_keeps_running_when_the_api_server_is_unreachable(control_plane, 
     errors = query(db, "select errors from runs where verdict = 'error' limit 1")[0][0]
     assert "unreachable" in errors
     assert query(db, "select count(*) from outbox where event_type = 'cycle_failed'")[0][0] >= 3
+
+
+def test_daemon_keeps_going_through_broken_yaml_and_recovers_when_git_is_fixed(control_plane, namespace, tmp_path):
+    good = seed_in(namespace)
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": good})
+    kube = admin(control_plane)
+    apply_as_argocd(kube, good)
+    cfg = write_config(tmp_path, repo, reader_kubeconfig(control_plane, f"yaml-{namespace}"), namespace,
+                       "log:\n  format: json\n")
+    db, log = tmp_path / "driftd.db", tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    try:
+        wait_for(lambda: query(db, "select count(*) from runs where verdict = 'in-sync'") or None,
+                 "a first in-sync run", proc=proc, log=log)
+        kubectl_edit_workers(kube, namespace, "prod-demo01", 3)
+        wait_for(lambda: query(db, "select state from drift_events") == [("open",)], "an open event", proc=proc, log=log)
+        (repo / "prod" / "tkc-prod-demo01.yaml").write_text(good.replace("count: 1", "count: [1"))
+        git(repo, "commit", "-qam", "typo")
+        invalid = wait_for(lambda: query(db, "select problems from runs where verdict = 'invalid'"),
+                           "an invalid run", proc=proc, log=log)
+        assert "prod/tkc-prod-demo01.yaml" in invalid[0][0]
+        wait_for(lambda: query(db, "select count(*) from runs where verdict = 'invalid'")[0][0] >= 2,
+                 "a second invalid run", proc=proc, log=log)
+        # the broken file neither resolved nor duplicated the episode
+        assert query(db, "select state from drift_events") == [("open",)]
+        (repo / "prod" / "tkc-prod-demo01.yaml").write_text(good)
+        git(repo, "commit", "-qam", "fix the typo")
+        kubectl_edit_workers(kube, namespace, "prod-demo01", 1)
+        wait_for(lambda: query(db, "select state, resolution from drift_events") == [("resolved", "cluster-changed")],
+                 "the event resolved", proc=proc, log=log)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    kube.close()
+
+
+@pytest.mark.parametrize("failure", ["forbidden", "crd-missing"])
+def test_daemon_keeps_running_through_a_failing_list_and_writes_no_drift(control_plane, namespace, tmp_path, failure):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    kube = admin(control_plane)
+    apply_as_argocd(kube, seed_in(namespace))
+    if failure == "forbidden":
+        kubeconfig, needle, extra = control_plane.add_user(f"nobody-{namespace}"), "403", ""
+    else:
+        kubeconfig, needle = reader_kubeconfig(control_plane, f"crd-{namespace}"), "example.com"
+        extra = "  - {group: example.com, kind: Widget}\n"
+    cfg = write_config(tmp_path, repo, kubeconfig, namespace, extra + "log:\n  format: json\n")
+    db, log = tmp_path / "driftd.db", tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    try:
+        wait_for(lambda: (query(db, "select count(*) from runs where verdict = 'error'") or [(0,)])[0][0] >= 3,
+                 "three failed cycles", proc=proc, log=log)
+        assert proc.poll() is None
+        assert query(db, "select count(*) from drift_events")[0][0] == 0
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    errors = query(db, "select errors from runs where verdict = 'error' limit 1")[0][0]
+    assert needle in errors
+    if failure == "crd-missing":
+        # the kinds that could be listed were still compared and snapshotted
+        assert query(db, "select count(*) from snapshots where name = 'prod-demo01'")[0][0] == 1
+    kube.close()
