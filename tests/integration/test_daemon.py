@@ -3,6 +3,8 @@ going through edge failures, and stops cleanly on SIGTERM/SIGINT with no half-wr
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -163,4 +165,72 @@ def test_daemon_keeps_running_through_a_failing_list_and_writes_no_drift(control
     if failure == "crd-missing":
         # the kinds that could be listed were still compared and snapshotted
         assert query(db, "select count(*) from snapshots where name = 'prod-demo01'")[0][0] == 1
+    kube.close()
+
+
+def _fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` to the last byte."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 16 MiB file system (tmpfs) that the test can fill up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root (CI runs as root)")
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_loses_no_run_and_the_daemon_goes_on(control_plane, namespace, tmp_path, small_disk):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    kube = admin(control_plane)
+    apply_as_argocd(kube, seed_in(namespace))
+    cfg = write_config(tmp_path, repo, reader_kubeconfig(control_plane, f"disk-{namespace}"), namespace,
+                       "log:\n  format: json\n")
+    db = small_disk / "driftd.db"
+    cfg.write_text(cfg.read_text().replace(f"database: {tmp_path / 'driftd.db'}", f"database: {db}"))
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    try:
+        wait_for(lambda: query(db, "select count(*) from runs where verdict = 'in-sync'") or None,
+                 "a first in-sync run", proc=proc, log=log)
+        filler = _fill(small_disk)
+        kubectl_edit_workers(kube, namespace, "prod-demo01", 3)
+        wait_for(lambda: log.read_text().count('"event": "store_failed"') >= 2, "two runs refused by the full disk",
+                 proc=proc, log=log)
+        assert proc.poll() is None
+        assert "the disk or the database is full" in log.read_text()
+        filler.unlink()
+        opened = wait_for(lambda: query(db, "select opened_at from drift_events where state = 'open'"),
+                          "the drift written once there is room", proc=proc, log=log)
+        assert stop(proc) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    first_failure = json.loads(next(line for line in text.splitlines() if '"store_failed"' in line))
+    # The runs kept in memory were written with their own times: the episode opened when the drift was
+    # first seen, before the disk had room again.
+    assert opened[0][0] <= first_failure["timestamp"][:19] + "Z"
+    cycles = sum(1 for line in text.splitlines() if '"event": "cycle_finished"' in line)
+    assert query(db, "select count(*) from runs")[0][0] == cycles
+    assert query(db, "select path, desired, live from drift_fields") == [("spec.topology.workers.count", "1", "3")]
     kube.close()
