@@ -693,6 +693,27 @@ class AuditStore:
             r["content"] = json.loads(r["content"])
         return rows
 
+    def snapshot_series(self, cluster: str | None = None, kind: str | None = None, namespace: str | None = None,
+                        name: str | None = None) -> list[dict]:
+        """Every snapshot row of the matching objects, by object and then oldest first (``content``
+        decoded; deleted rows have None)."""
+        where, args = ["1 = 1"], []
+        for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if kind is not None:
+            where.append("kind = ? COLLATE NOCASE")
+            args.append(kind)
+        with self._guard("read snapshots"):
+            rows = list(self.db.query(
+                f"SELECT * FROM snapshots WHERE {' AND '.join(where)} "
+                "ORDER BY cluster, api_group, kind, namespace, name, seen_at, id", args))
+        for r in rows:
+            r["content"] = _loads(r["content"])
+            r["deleted"] = bool(r["deleted"])
+        return rows
+
     def object_history(self, cluster: str, group: str, kind: str, namespace: str | None, name: str) -> list[dict]:
         """Every snapshot row of one object, oldest first (deleted rows have ``content`` None)."""
         with self._guard("read an object's history"):
