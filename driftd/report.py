@@ -346,6 +346,15 @@ def _open_store(config_path: str | None, database: str | None) -> AuditStore:
     raise AssertionError("unreachable")
 
 
+def _read(config_path: str | None, database: str | None, query):
+    """``query(store)`` over the audit database, read-only; any failure exits 2 with its message."""
+    with _open_store(config_path, database) as store:
+        try:
+            return query(store)
+        except StoreError as exc:
+            _fail(str(exc))
+
+
 def _time_option(value: str | None, option: str) -> str | None:
     if value is None:
         return None
@@ -377,11 +386,8 @@ def report_command() -> None:
 def events_command(config_path, database, cluster, namespace, kind, name, status, since, limit, output) -> None:
     """Drift episodes, newest first, with their field details."""
     since_at = _time_option(since, "--since")
-    with _open_store(config_path, database) as store:
-        try:
-            events = drift_events(store, cluster, namespace, kind, name, status, since_at, limit)
-        except StoreError as exc:
-            _fail(str(exc))
+    events = _read(config_path, database,
+                   lambda store: drift_events(store, cluster, namespace, kind, name, status, since_at, limit))
     if output == "json":
         filters = {"cluster": cluster, "namespace": namespace, "kind": kind, "name": name, "status": status,
                    "since": since_at, "limit": limit}
@@ -399,11 +405,7 @@ def events_command(config_path, database, cluster, namespace, kind, name, status
 @click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def runs_command(config_path, database, cluster, limit, output) -> None:
     """The latest runs (cycles of one source), newest first."""
-    with _open_store(config_path, database) as store:
-        try:
-            runs = recent_runs(store, cluster, limit)
-        except StoreError as exc:
-            _fail(str(exc))
+    runs = _read(config_path, database, lambda store: recent_runs(store, cluster, limit))
     if output == "json":
         click.echo(to_json("runs", "runs", runs), nl=False)
     elif output == "csv":
@@ -423,11 +425,7 @@ def runs_command(config_path, database, cluster, limit, output) -> None:
 def snapshot_command(config_path, database, at, cluster, kind, namespace, name, output) -> None:
     """Objects as they were at a time (as driftd last saw them by then)."""
     when = _time_option(at, "--at")
-    with _open_store(config_path, database) as store:
-        try:
-            objects = objects_at(store, when, cluster, kind, namespace, name)
-        except StoreError as exc:
-            _fail(str(exc))
+    objects = _read(config_path, database, lambda store: objects_at(store, when, cluster, kind, namespace, name))
     if output == "json":
         click.echo(to_json("snapshot", "objects", objects, at=when), nl=False)
         return
@@ -450,11 +448,8 @@ def snapshot_command(config_path, database, at, cluster, kind, namespace, name, 
 def changes_command(config_path, database, cluster, kind, namespace, name, since, with_status, limit, output) -> None:
     """How live objects changed between snapshots, field by field, and who wrote each change."""
     since_at = _time_option(since, "--since")
-    with _open_store(config_path, database) as store:
-        try:
-            entries = object_changes(store, cluster, kind, namespace, name, since_at, with_status, limit)
-        except StoreError as exc:
-            _fail(str(exc))
+    entries = _read(config_path, database, lambda store: object_changes(store, cluster, kind, namespace, name,
+                                                                        since_at, with_status, limit))
     if output == "json":
         click.echo(to_json("changes", "changes", entries, since=since_at), nl=False)
     else:

@@ -261,6 +261,20 @@ class _Cycle:
 _OBJECT_WHERE = "cluster = ? AND api_group = ? AND kind = ? AND namespace IS ? AND name = ?"
 
 
+def _object_filter(cluster: str | None = None, kind: str | None = None, namespace: str | None = None,
+                   name: str | None = None, **columns: str | None) -> tuple[list[str], list]:
+    """WHERE terms and arguments of the report filters: exact columns, ``kind`` in any case."""
+    where, args = [], []
+    for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name), *columns.items()):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if kind is not None:
+        where.append("kind = ? COLLATE NOCASE")
+        args.append(kind)
+    return where, args
+
+
 class AuditStore:
     """The audit trail in one SQLite file. ``open`` (read-write, creates and upgrades) or
     ``open_readonly`` (for reports: never creates, never writes)."""
@@ -627,15 +641,7 @@ class AuditStore:
                limit: int | None = None, source: str | None = None) -> list[dict]:
         """Drift episodes, newest first, each with ``fields``. ``kind`` matches case-insensitively.
         ``since``: episodes active at or after that time (still open, or resolved at/after it)."""
-        where, args = [], []
-        for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name),
-                              ("state", state), ("source", source)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("kind = ? COLLATE NOCASE")
-            args.append(kind)
+        where, args = _object_filter(cluster, kind, namespace, name, state=state, source=source)
         if since is not None:
             where.append("(state = 'open' OR resolved_at >= ?)")
             args.append(iso_utc(since))
@@ -673,14 +679,8 @@ class AuditStore:
     def snapshots_at(self, at: str, cluster: str | None = None, kind: str | None = None,
                      namespace: str | None = None, name: str | None = None) -> list[dict]:
         """Every object that existed at ``at``, as it was then: snapshot rows with ``content`` decoded."""
-        where, args = ["seen_at <= ?"], [iso_utc(at)]
-        for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("kind = ? COLLATE NOCASE")
-            args.append(kind)
+        where, args = _object_filter(cluster, kind, namespace, name)
+        where, args = ["seen_at <= ?", *where], [iso_utc(at), *args]
         sql = f"""SELECT * FROM (
                     SELECT *, row_number() OVER (PARTITION BY cluster, api_group, kind, namespace, name
                                                  ORDER BY seen_at DESC, id DESC) AS rn
@@ -697,17 +697,10 @@ class AuditStore:
                         name: str | None = None) -> list[dict]:
         """Every snapshot row of the matching objects, by object and then oldest first (``content``
         decoded; deleted rows have None)."""
-        where, args = ["1 = 1"], []
-        for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("kind = ? COLLATE NOCASE")
-            args.append(kind)
+        where, args = _object_filter(cluster, kind, namespace, name)
         with self._guard("read snapshots"):
             rows = list(self.db.query(
-                f"SELECT * FROM snapshots WHERE {' AND '.join(where)} "
+                f"SELECT * FROM snapshots WHERE {' AND '.join(where) or '1 = 1'} "
                 "ORDER BY cluster, api_group, kind, namespace, name, seen_at, id", args))
         for r in rows:
             r["content"] = _loads(r["content"])
