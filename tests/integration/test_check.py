@@ -6,6 +6,8 @@ with no drift written."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -237,3 +239,20 @@ def test_two_sources_on_two_clusters_one_unreachable_the_other_still_checked(con
         ("lab", "lab", "error"), ("prod", "supervisor", "drift")]
     assert rows(db, "select cluster, name, state from drift_events") == [("supervisor", "prod-demo01", "open")]
     kube.close()
+
+
+def test_an_api_server_that_hangs_is_a_timeout_error_not_missing_objects(control_plane, namespace, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    apply_as_argocd(admin(control_plane), seed_in(namespace))
+    cfg = write_config(tmp_path, repo, control_plane.kubeconfig, namespace)
+    cfg.write_text(cfg.read_text().replace("timeout: 5s", "timeout: 2s"))
+    apiserver = control_plane.control_plane.running()["kube-apiserver"]
+    os.kill(apiserver, signal.SIGSTOP)   # the process is there, its port accepts, nothing answers
+    try:
+        proc = driftd("check", "--config", str(cfg), "--output", "json")
+    finally:
+        os.kill(apiserver, signal.SIGCONT)
+    _assert_error_nothing_written(proc, tmp_path, "no answer from", "within 2s")
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "error" and report["objects"] == []
+    assert rows(tmp_path / "driftd.db", "select verdict from runs") == [("error",)]
