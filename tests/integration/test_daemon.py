@@ -234,3 +234,39 @@ def test_full_disk_loses_no_run_and_the_daemon_goes_on(control_plane, namespace,
     assert query(db, "select count(*) from runs")[0][0] == cycles
     assert query(db, "select path, desired, live from drift_fields") == [("spec.topology.workers.count", "1", "3")]
     kube.close()
+
+
+def test_sigterm_inside_a_cycle_finishes_that_run_whole_then_stops(control_plane, namespace, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    kube = admin(control_plane)
+    apply_as_argocd(kube, seed_in(namespace))
+    cfg = write_config(tmp_path, repo, reader_kubeconfig(control_plane, f"sig-{namespace}"), namespace,
+                       "log:\n  format: json\n")
+    db, log = tmp_path / "driftd.db", tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    apiserver = control_plane.control_plane.running()["kube-apiserver"]
+    try:
+        wait_for(lambda: query(db, "select count(*) from runs")[0][0] >= 1 if query(db, "select count(*) from runs")
+                 else None, "a first run", proc=proc, log=log)
+        kubectl_edit_workers(kube, namespace, "prod-demo01", 3)
+        os.kill(apiserver, signal.SIGSTOP)   # the next cycle hangs in its LIST
+        try:
+            time.sleep(1.5)                  # interval 1s: a cycle is under way now
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(1.5)
+            assert proc.poll() is None       # it does not exit in the middle of the cycle
+        finally:
+            os.kill(apiserver, signal.SIGCONT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    requested = json.loads(next(line for line in text.splitlines() if '"stop_requested"' in line))["timestamp"]
+    # the interrupted cycle was finished after the signal and written whole: its drift is in the audit trail
+    [(verdict, finished)] = query(db, "select verdict, finished_at from runs order by id desc limit 1")
+    assert verdict == "drift" and finished > requested[:19] + "Z"
+    assert query(db, "select count(*) from runs")[0][0] == text.count('"event": "cycle_finished"')
+    assert query(db, "select path, state from drift_fields") == [("spec.topology.workers.count", "open")]
+    assert '"event": "daemon_stopped"' in text
+    kube.close()
