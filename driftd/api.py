@@ -115,6 +115,13 @@ class CheckSession:
 
     def close(self) -> None:
         self.cycle.close()
+        if self.pending:
+            # One last try before exit (the disk may have room again); what still cannot be written
+            # is said loudly, with the runs' times, rather than dropped in silence.
+            self._write([])
+            if self.pending:
+                self.log.error("runs_not_written", count=len(self.pending),
+                               runs=[f"{r.source}@{r.started_at}" for r in self.pending])
         if self.store is not None:
             self.store.close()
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import __version__
 from .classify import DEFAULT_GITOPS_MANAGERS, ClassifyOptions
 from .compare import DEFAULT_OUT_OF_BAND_MANAGERS, CompareOptions
 from .engine import EngineOptions
@@ -261,6 +262,12 @@ def parse_config(data: object, path: str | None = None) -> Config:
     if log_format not in ("auto", "json", "console"):
         raise ConfigError("log.format: must be auto, json or console")
     metrics = _Reader(r.data.get("metrics") or {}, "metrics", ("address",))
+    # Parsed and validated above so a config written for a later driftd reads the same; refused
+    # here because this version would silently not do them (an admin must not believe alerts go out).
+    for key, wanted in (("alerts.webhooks", webhooks), ("revert.enabled", revert.enabled),
+                        ("metrics.address", metrics.str("address"))):
+        if wanted:
+            raise ConfigError(f"{key}: not available in driftd {__version__} yet (docs/config.md); remove it")
 
     return Config(
         path=path, interval=interval, database=database, state_dir=state_dir, compare=compare,

@@ -159,7 +159,11 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     run.live = {ObjectKey(group_of(o.get("apiVersion", "")), o.get("kind", ""),
                           (o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name", "")): o
                 for o in live}
-    run.problems = [{"file": p.file, "lines": list(p.lines), "message": p.message} for p in result.problems]
+    # Every unusable Git document goes into the run, also those of a known object (which open no
+    # drift episode): the audit trail keeps what was wrong, where.
+    run.problems = [{"file": p.file, "lines": list(p.lines), "message": p.message} for p in result.problems] + [
+        {**o.invalid_detail, "object": str(o.key)} for o in result.objects
+        if o.status is Status.INVALID and o.invalid_detail]
     run.verdict = Verdict.ERROR if run.errors else result.verdict
     run.finished_at = ctx.clock()
     return run, result

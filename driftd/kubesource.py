@@ -14,6 +14,7 @@ returns a response and does not raise on 4xx/5xx); this module uses only ``param
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -92,10 +93,10 @@ class KubeSource:
                                            body=body, auth_settings=["BearerToken"])
             resp = self.api.call_api(*req, _request_timeout=self.cluster.timeout)
             data = resp.read()
-        except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
-            raise KubeError(f"cluster {self.cluster.name}: {what}: no answer from {self.api.configuration.host} "
-                            f"within {self.cluster.timeout:g}s", "timeout") from exc
         except (urllib3.exceptions.HTTPError, ApiException, OSError) as exc:
+            if _is_timeout(exc):
+                raise KubeError(f"cluster {self.cluster.name}: {what}: no answer from {self.api.configuration.host} "
+                                f"within {self.cluster.timeout:g}s", "timeout") from exc
             raise KubeError(f"cluster {self.cluster.name}: {what}: API server {self.api.configuration.host} "
                             f"unreachable: {_short(exc)}", "unreachable") from exc
         status = resp.status
@@ -201,6 +202,19 @@ class KubeSource:
                             content_type="application/json-patch+json", what=f"patch {info.label} {namespace}/{name}")
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """A read or connect timeout, also inside the MaxRetryError urllib3 raises once its retries are
+    spent. A refused connection is not one, although urllib3's NewConnectionError subclasses
+    ConnectTimeoutError."""
+    for e in (exc, getattr(exc, "reason", None)):
+        if isinstance(e, urllib3.exceptions.NewConnectionError):
+            return False
+        if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)):
+            return True
+    return False
+
+
 def _short(exc: BaseException) -> str:
-    text = str(getattr(exc, "reason", None) or exc)
+    # "HTTPSConnection(host='10.0.0.5', port=6443): Failed to ..." -> "Failed to ...": the URL is said already
+    text = re.sub(r"^\w+\(host=[^)]*\): ", "", str(getattr(exc, "reason", None) or exc))
     return text if len(text) < 300 else text[:300] + "…"

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 import click
 import yaml
 
+from .changes import live_changes
 from .model import ObjectKey
 from .output import OBJECT_LABELS, git_evidence_lines
 from .store import AuditStore, StoreError, iso_utc
@@ -130,6 +131,41 @@ def objects_at(store: AuditStore, at: str, cluster: str | None = None, kind: str
             for r in store.snapshots_at(parse_time(at), cluster=cluster, kind=kind, namespace=namespace, name=name)]
 
 
+def object_changes(store: AuditStore, cluster: str | None = None, kind: str | None = None,
+                   namespace: str | None = None, name: str | None = None, since: str | None = None,
+                   with_status: bool = False, limit: int | None = None) -> list[dict]:
+    """Each content change of the matching live objects, newest first, with the fields that changed
+    and who wrote them (``driftd.changes``). ``what``: first-seen | changed | recreated | deleted |
+    created-again. A change whose fields are all left out (status only, bookkeeping) is not listed."""
+    since_at = parse_time(since) if since else None
+    out: list[dict] = []
+    previous: dict | None = None
+    for row in store.snapshot_series(cluster, kind, namespace, name):
+        same_object = previous is not None and all(
+            previous[c] == row[c] for c in ("cluster", "api_group", "kind", "namespace", "name"))
+        before = previous["content"] if same_object else None
+        previous = row
+        if not same_object:
+            what, changes = ("deleted" if row["deleted"] else "first-seen"), []
+        elif row["deleted"]:
+            what, changes = "deleted", []
+        elif before is None:
+            what, changes = "created-again", []
+        elif (before.get("metadata") or {}).get("uid") != (row["content"].get("metadata") or {}).get("uid"):
+            what, changes = "recreated", []
+        else:
+            what, changes = "changed", live_changes(before, row["content"], with_status)
+            if not changes:
+                continue
+        if since_at and row["seen_at"] < since_at:
+            continue
+        out.append({"cluster": row["cluster"], "group": row["api_group"], "kind": row["kind"],
+                    "namespace": row["namespace"], "name": row["name"], "seen_at": row["seen_at"],
+                    "run_id": row["run_id"], "what": what, "changes": [c.to_json() for c in changes]})
+    out.sort(key=lambda e: (e["seen_at"], e["run_id"]), reverse=True)
+    return out[:limit] if limit else out
+
+
 # ----------------------------------------------------------------------------- renderers
 
 def to_json(report: str, items_key: str, items: list[dict], **extra) -> str:
@@ -229,6 +265,10 @@ def runs_table(runs: list[dict]) -> str:
     rows = []
     for r in runs:
         notes = [f"{len(r['errors'])} error(s): {r['errors'][0]['message']}"] if r["errors"] else []
+        if r.get("problems"):
+            first = r["problems"][0]
+            notes.append(f"{len(r['problems'])} unusable Git document(s): {first['file']}:{first['lines'][0]} "
+                         f"{first['message']}")
         notes += ["stale Git"] * r["stale"] + ["history rewritten"] * r["history_rewritten"]
         rows.append([str(r["id"]), r["started_at"], r["cluster"], r["source"], (r["commit"] or "-")[:12],
                      r["verdict"], ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items())) or "-",
@@ -237,7 +277,7 @@ def runs_table(runs: list[dict]) -> str:
 
 
 CSV_RUN_COLUMNS = ("id", "cluster", "source", "started_at", "finished_at", "commit", "stale", "history_rewritten",
-                   "verdict", "counts", "errors")
+                   "verdict", "counts", "errors", "problems")
 
 
 def runs_csv(runs: list[dict]) -> str:
@@ -247,8 +287,24 @@ def runs_csv(runs: list[dict]) -> str:
     for r in runs:
         writer.writerow([r["id"], r["cluster"], r["source"], r["started_at"], r["finished_at"], r["commit"] or "",
                          int(r["stale"]), int(r["history_rewritten"]), r["verdict"],
-                         json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"])])
+                         json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"]),
+                         json.dumps(r.get("problems") or [])])
     return buf.getvalue()
+
+
+def changes_table(entries: list[dict]) -> str:
+    if not entries:
+        return "no changes recorded\n"
+    lines = []
+    for e in entries:
+        lines.append(f"{e['seen_at']}  run {e['run_id']}  {_object(e)}  {e['what']}")
+        for c in e["changes"]:
+            who = " ".join(str(c[k]) for k in ("manager", "operation", "time") if c.get(k))
+            if who and c.get("inferred"):
+                who += " (the only writer since the last snapshot)"
+            lines.append(f"    {c['path']}: {_value(c['before'])} -> {_value(c['after'])}"
+                         + (f"  {who}" if who else ""))
+    return "\n".join(lines) + "\n"
 
 
 def objects_yaml(objects: list[dict]) -> str:
@@ -302,6 +358,15 @@ def _open_store(config_path: str | None, database: str | None) -> AuditStore:
     raise AssertionError("unreachable")
 
 
+def _read(config_path: str | None, database: str | None, query):
+    """``query(store)`` over the audit database, read-only; any failure exits 2 with its message."""
+    with _open_store(config_path, database) as store:
+        try:
+            return query(store)
+        except StoreError as exc:
+            _fail(str(exc))
+
+
 def _time_option(value: str | None, option: str) -> str | None:
     if value is None:
         return None
@@ -313,7 +378,7 @@ def _time_option(value: str | None, option: str) -> str | None:
 
 @click.group("report", cls=_EventsByDefault)
 def report_command() -> None:
-    """Read the audit trail: drift events (default), runs, or objects as they were at a time.
+    """Read the audit trail: drift events (default), runs, live changes, or objects as they were at a time.
 
     Times: ISO 8601 (2026-12-01, 2026-12-01T10:00:00Z; no offset = local time), relative (30m, 24h,
     7d), yesterday, or a weekday (tuesday = local midnight of the most recent Tuesday before today).
@@ -333,11 +398,8 @@ def report_command() -> None:
 def events_command(config_path, database, cluster, namespace, kind, name, status, since, limit, output) -> None:
     """Drift episodes, newest first, with their field details."""
     since_at = _time_option(since, "--since")
-    with _open_store(config_path, database) as store:
-        try:
-            events = drift_events(store, cluster, namespace, kind, name, status, since_at, limit)
-        except StoreError as exc:
-            _fail(str(exc))
+    events = _read(config_path, database,
+                   lambda store: drift_events(store, cluster, namespace, kind, name, status, since_at, limit))
     if output == "json":
         filters = {"cluster": cluster, "namespace": namespace, "kind": kind, "name": name, "status": status,
                    "since": since_at, "limit": limit}
@@ -355,11 +417,7 @@ def events_command(config_path, database, cluster, namespace, kind, name, status
 @click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def runs_command(config_path, database, cluster, limit, output) -> None:
     """The latest runs (cycles of one source), newest first."""
-    with _open_store(config_path, database) as store:
-        try:
-            runs = recent_runs(store, cluster, limit)
-        except StoreError as exc:
-            _fail(str(exc))
+    runs = _read(config_path, database, lambda store: recent_runs(store, cluster, limit))
     if output == "json":
         click.echo(to_json("runs", "runs", runs), nl=False)
     elif output == "csv":
@@ -379,11 +437,7 @@ def runs_command(config_path, database, cluster, limit, output) -> None:
 def snapshot_command(config_path, database, at, cluster, kind, namespace, name, output) -> None:
     """Objects as they were at a time (as driftd last saw them by then)."""
     when = _time_option(at, "--at")
-    with _open_store(config_path, database) as store:
-        try:
-            objects = objects_at(store, when, cluster, kind, namespace, name)
-        except StoreError as exc:
-            _fail(str(exc))
+    objects = _read(config_path, database, lambda store: objects_at(store, when, cluster, kind, namespace, name))
     if output == "json":
         click.echo(to_json("snapshot", "objects", objects, at=when), nl=False)
         return
@@ -391,3 +445,24 @@ def snapshot_command(config_path, database, at, cluster, kind, namespace, name, 
         click.echo(f"no objects known at {when}", err=True)
         return
     click.echo(objects_yaml(objects), nl=False)
+
+
+@report_command.command("changes")
+@_database_options
+@click.option("--cluster", default=None)
+@click.option("--kind", default=None, help="Kind, any case.")
+@click.option("--namespace", "-n", default=None)
+@click.option("--name", default=None)
+@click.option("--since", default=None, help="Only changes seen at/after this time (7d, tuesday, ...).")
+@click.option("--with-status", is_flag=True, help="Also list changes of status.")
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def changes_command(config_path, database, cluster, kind, namespace, name, since, with_status, limit, output) -> None:
+    """How live objects changed between snapshots, field by field, and who wrote each change."""
+    since_at = _time_option(since, "--since")
+    entries = _read(config_path, database, lambda store: object_changes(store, cluster, kind, namespace, name,
+                                                                        since_at, with_status, limit))
+    if output == "json":
+        click.echo(to_json("changes", "changes", entries, since=since_at), nl=False)
+    else:
+        click.echo(changes_table(entries), nl=False)

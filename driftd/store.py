@@ -33,7 +33,7 @@ from sqlite_utils.migrations import Migrations
 from .model import ObjectKey, ObjectResult, RunRecord, Status, Verdict
 from .paths import PathSyntaxError, get as path_get, parse as path_parse
 
-DRIFT_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED, Status.INVALID})
+DRIFT_STATUSES = frozenset({Status.DRIFTED, Status.MISSING, Status.UNMANAGED})
 RESOLUTIONS = ("cluster-changed", "git-changed", "reverted", "object-deleted", "status-changed", "unexplained")
 EVENT_TYPES = ("drift_opened", "drift_changed", "drift_resolved", "cycle_failed")
 
@@ -268,6 +268,20 @@ class _Cycle:
 _OBJECT_WHERE = "cluster = ? AND api_group = ? AND kind = ? AND namespace IS ? AND name = ?"
 
 
+def _object_filter(cluster: str | None = None, kind: str | None = None, namespace: str | None = None,
+                   name: str | None = None, **columns: str | None) -> tuple[list[str], list]:
+    """WHERE terms and arguments of the report filters: exact columns, ``kind`` in any case."""
+    where, args = [], []
+    for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name), *columns.items()):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if kind is not None:
+        where.append("kind = ? COLLATE NOCASE")
+        args.append(kind)
+    return where, args
+
+
 class AuditStore:
     """The audit trail in one SQLite file. ``open`` (read-write, creates and upgrades) or
     ``open_readonly`` (for reports: never creates, never writes)."""
@@ -467,6 +481,10 @@ class AuditStore:
             if not cyc.known(o.key):
                 continue                     # its LIST failed: whatever the engine says is not known
             judged.add(o.key)
+            if o.status is Status.INVALID:
+                # Its Git document is unusable, so nothing is known of its drift: an open episode
+                # stays open and none is opened; the run keeps the problem.
+                continue
             event = open_events.get(o.key)
             if o.status in DRIFT_STATUSES:
                 if event is not None and event["status"] == o.status.value:
@@ -542,7 +560,7 @@ class AuditStore:
         run = cyc.run
         if key in run.reverted:
             return "reverted"
-        before = self._content_at(run.cluster, key, event["last_seen_at"])
+        before = self._content_as_of(run.cluster, key, event["last_seen_run"])
         paths = [r["path"] for r in self.db.query(
             "SELECT path FROM drift_fields WHERE event_id = ? AND state = 'open'", [event["id"]])]
         if _live_moved(before, run.live.get(key), paths):
@@ -557,6 +575,15 @@ class AuditStore:
             f"SELECT content, deleted FROM snapshots WHERE {_OBJECT_WHERE} AND seen_at <= ? "
             "ORDER BY seen_at DESC, id DESC LIMIT 1",
             [cluster, key.group, key.kind, key.namespace, key.name, at]).fetchone()
+        return None if row is None or row[1] else json.loads(row[0])
+
+    def _content_as_of(self, cluster: str, key: ObjectKey, run_id: int) -> dict | None:
+        """The object as run ``run_id`` saw it. By run, not by time: two cycles in one second (times
+        have second precision) must not see each other's snapshot."""
+        row = self.db.execute(
+            f"SELECT content, deleted FROM snapshots WHERE {_OBJECT_WHERE} AND run_id <= ? "
+            "ORDER BY run_id DESC, id DESC LIMIT 1",
+            [cluster, key.group, key.kind, key.namespace, key.name, run_id]).fetchone()
         return None if row is None or row[1] else json.loads(row[0])
 
     # outbox ------------------------------------------------------------------
@@ -631,15 +658,7 @@ class AuditStore:
                limit: int | None = None, source: str | None = None) -> list[dict]:
         """Drift episodes, newest first, each with ``fields``. ``kind`` matches case-insensitively.
         ``since``: episodes active at or after that time (still open, or resolved at/after it)."""
-        where, args = [], []
-        for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name),
-                              ("state", state), ("source", source)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("kind = ? COLLATE NOCASE")
-            args.append(kind)
+        where, args = _object_filter(cluster, kind, namespace, name, state=state, source=source)
         if since is not None:
             where.append("(state = 'open' OR resolved_at >= ?)")
             args.append(iso_utc(since))
@@ -678,14 +697,8 @@ class AuditStore:
     def snapshots_at(self, at: str, cluster: str | None = None, kind: str | None = None,
                      namespace: str | None = None, name: str | None = None) -> list[dict]:
         """Every object that existed at ``at``, as it was then: snapshot rows with ``content`` decoded."""
-        where, args = ["seen_at <= ?"], [iso_utc(at)]
-        for column, value in (("cluster", cluster), ("namespace", namespace), ("name", name)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("kind = ? COLLATE NOCASE")
-            args.append(kind)
+        where, args = _object_filter(cluster, kind, namespace, name)
+        where, args = ["seen_at <= ?", *where], [iso_utc(at), *args]
         sql = f"""SELECT * FROM (
                     SELECT *, row_number() OVER (PARTITION BY cluster, api_group, kind, namespace, name
                                                  ORDER BY seen_at DESC, id DESC) AS rn
@@ -696,6 +709,20 @@ class AuditStore:
         for r in rows:
             del r["rn"]
             r["content"] = json.loads(r["content"])
+        return rows
+
+    def snapshot_series(self, cluster: str | None = None, kind: str | None = None, namespace: str | None = None,
+                        name: str | None = None) -> list[dict]:
+        """Every snapshot row of the matching objects, by object and then oldest first (``content``
+        decoded; deleted rows have None)."""
+        where, args = _object_filter(cluster, kind, namespace, name)
+        with self._guard("read snapshots"):
+            rows = list(self.db.query(
+                f"SELECT * FROM snapshots WHERE {' AND '.join(where) or '1 = 1'} "
+                "ORDER BY cluster, api_group, kind, namespace, name, seen_at, id", args))
+        for r in rows:
+            r["content"] = _loads(r["content"])
+            r["deleted"] = bool(r["deleted"])
         return rows
 
     def object_history(self, cluster: str, group: str, kind: str, namespace: str | None, name: str) -> list[dict]:

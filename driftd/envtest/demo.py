@@ -6,7 +6,8 @@
 4. sync it the way Argo CD does (server-side apply, field manager ``argocd-controller``);
 5. edit ``prod-demo01`` out of band (``kubectl edit``: workers.count 1 -> 3, field manager ``kubectl-edit``);
 6. ``driftd check`` (prints exactly that drift, exit 1) and ``driftd report`` (the open audit row);
-7. set the count back; ``driftd check`` again resolves the event; ``driftd report`` shows it resolved.
+7. set the count back; ``driftd check`` again resolves the event; ``driftd report`` shows it resolved;
+   ``driftd report changes`` shows both edits of the live object and who made them.
 
 Everything runs in a temporary folder (or ``--workdir``); the control plane is stopped at the end.
 """
@@ -152,6 +153,8 @@ def run_demo(workdir: Path) -> int:
         kubectl_edit(admin, "prod-demo01", 1)
         driftd("check", "--config", str(config))
         driftd("report", "--config", str(config))
+        say("driftd report changes: the live object's own history, and who wrote each change")
+        driftd("report", "changes", "--config", str(config), "--name", "prod-demo01")
         say(f"done; the audit trail is {workdir / 'driftd.db'}")
         admin.close()
         return 0

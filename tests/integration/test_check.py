@@ -6,6 +6,8 @@ with no drift written."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -200,3 +202,57 @@ def test_forbidden_list_for_x509_user_is_an_error(control_plane, namespace, tmp_
     proc = driftd("check", "--config", str(cfg), "--output", "json")
     _assert_error_nothing_written(proc, tmp_path, "403", "TanzuKubernetesCluster")
     assert json.loads(proc.stdout)["verdict"] == "error"
+
+
+def test_two_sources_on_two_clusters_one_unreachable_the_other_still_checked(control_plane, namespace, tmp_path):
+    """Like two Argo CD Applications: each source is compared with its own cluster; a dead cluster is an
+    error for its source only, and the other source's drift is still found and recorded."""
+    kube = admin(control_plane)
+    apply_as_argocd(kube, seed_in(namespace))
+    kubectl_edit_workers(kube, namespace, "prod-demo01", 2)
+    prod = make_repo(tmp_path / "prod-repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    lab = make_repo(tmp_path / "lab-repo", {"prod/tkc-lab.yaml": seed_in(namespace, "lab-01")})
+    dead = tmp_path / "dead.kubeconfig"
+    dead.write_text(Path(control_plane.kubeconfig).read_text().replace(control_plane.url,
+                                                                       f"https://127.0.0.1:{free_port()}"))
+    cfg = tmp_path / "driftd.yaml"
+    cfg.write_text(
+        f"database: {tmp_path / 'driftd.db'}\nstate_dir: {tmp_path / 'state'}\n"
+        f"clusters:\n  - {{name: supervisor, kubeconfig: {control_plane.kubeconfig}, timeout: 5s}}\n"
+        f"  - {{name: lab, kubeconfig: {dead}, timeout: 5s}}\n"
+        f"sources:\n  - {{name: prod, repo: {prod}, paths: [prod], cluster: supervisor, namespace: {namespace}}}\n"
+        f"  - {{name: lab, repo: {lab}, paths: [prod], cluster: lab, namespace: {namespace}}}\n"
+        "watch:\n  - {group: run.tanzu.vmware.com, kind: TanzuKubernetesCluster}\n")
+    proc = driftd("check", "--config", str(cfg), "--output", "json")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "error"
+    runs = {r["source"]: r for r in report["runs"]}
+    assert (runs["prod"]["cluster"], runs["prod"]["verdict"], runs["prod"]["errors"]) == ("supervisor", "drift", [])
+    assert runs["lab"]["cluster"] == "lab" and runs["lab"]["verdict"] == "error"
+    assert "unreachable" in runs["lab"]["errors"][0]["message"]
+    [obj] = report["objects"]
+    assert (obj["name"], obj["status"], [d["path"] for d in obj["drifts"]]) == (
+        "prod-demo01", "drifted", ["spec.topology.workers.count"])
+    db = tmp_path / "driftd.db"
+    assert sorted(rows(db, "select source, cluster, verdict from runs")) == [
+        ("lab", "lab", "error"), ("prod", "supervisor", "drift")]
+    assert rows(db, "select cluster, name, state from drift_events") == [("supervisor", "prod-demo01", "open")]
+    kube.close()
+
+
+def test_an_api_server_that_hangs_is_a_timeout_error_not_missing_objects(control_plane, namespace, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"prod/tkc-prod-demo01.yaml": seed_in(namespace)})
+    apply_as_argocd(admin(control_plane), seed_in(namespace))
+    cfg = write_config(tmp_path, repo, control_plane.kubeconfig, namespace)
+    cfg.write_text(cfg.read_text().replace("timeout: 5s", "timeout: 2s"))
+    apiserver = control_plane.control_plane.running()["kube-apiserver"]
+    os.kill(apiserver, signal.SIGSTOP)   # the process is there, its port accepts, nothing answers
+    try:
+        proc = driftd("check", "--config", str(cfg), "--output", "json")
+    finally:
+        os.kill(apiserver, signal.SIGCONT)
+    _assert_error_nothing_written(proc, tmp_path, "no answer from", "within 2s")
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "error" and report["objects"] == []
+    assert rows(tmp_path / "driftd.db", "select verdict from runs") == [("error",)]

@@ -234,3 +234,16 @@ def test_parse_time(text, want):
 def test_parse_time_rejects_nonsense():
     with pytest.raises(ValueError, match="not a time"):
         parse_time("someday", now=NOW, tz=BERLIN)
+
+
+def test_runs_show_the_unusable_git_document_of_an_invalid_run(tmp_path):
+    path = str(tmp_path / "audit.db")
+    run = make_run(1, [], live={KEY: tkc()})
+    run.problems = [{"file": "prod/tkc-1.yaml", "lines": [7], "message": "while parsing a flow sequence",
+                     "object": "TanzuKubernetesCluster.run.tanzu.vmware.com ns1/tkc-1"}]
+    with AuditStore.open(path) as s:
+        s.record_run(run)
+    table = report("runs", "--database", path).output
+    assert "1 unusable Git document(s): prod/tkc-1.yaml:7 while parsing a flow sequence" in table
+    [row] = list(csv.DictReader(io.StringIO(report("runs", "--database", path, "-o", "csv").output)))
+    assert json.loads(row["problems"])[0]["object"] == "TanzuKubernetesCluster.run.tanzu.vmware.com ns1/tkc-1"

@@ -238,6 +238,27 @@ def test_event_opened_continued_and_resolved_when_the_cluster_changes_back(store
     assert outbox_types(store) == ["drift_opened", "drift_resolved"]
 
 
+def test_cluster_set_back_within_the_same_second_is_still_a_cluster_change(store):
+    # Times have second precision: `driftd check` twice in one second must still compare the
+    # object as the drifted run saw it, not the snapshot the resolving run just wrote.
+    store.record_run(make_run(1, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
+    store.record_run(make_run(1, [result(Status.IN_SYNC)], live={KEY: tkc(replicas=1, rv="300")}))
+    [event] = store.events()
+    assert (event["state"], event["resolution"], event["opened_at"], event["resolved_at"]) == \
+        ("resolved", "cluster-changed", at(1), at(1))
+
+
+def test_an_unusable_git_document_neither_opens_nor_resolves_an_episode(store):
+    invalid = ObjectResult(KEY, Status.INVALID, invalid_detail={"file": "clusters/tkc-1.yaml", "lines": [3, 7],
+                                                                "message": "duplicate key"})
+    store.record_run(make_run(1, [invalid], live={KEY: tkc(replicas=3)}, verdict=Verdict.INVALID))
+    assert store.events() == []
+    store.record_run(make_run(2, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
+    store.record_run(make_run(3, [invalid], live={KEY: tkc(replicas=1)}, verdict=Verdict.INVALID))
+    [event] = store.events()
+    assert (event["state"], event["last_seen_run"], event["resolved_run"]) == ("open", 2, None)
+
+
 def test_event_resolved_by_a_git_change_when_live_did_not_move(store):
     store.record_run(make_run(1, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
     # Git now says 3; the live object only got a new status and resourceVersion.
