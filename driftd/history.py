@@ -58,6 +58,27 @@ class Version:
 
 
 @dataclass
+class _TipState:
+    """Which files declare each identity at the indexed tip, with the digest of each copy, and the
+    reverse (file -> identities), so that a changed file needs no parse of its old blob."""
+    holders: dict[ObjectKey, dict[str, str]] = field(default_factory=dict)
+    by_file: dict[str, set[ObjectKey]] = field(default_factory=dict)
+
+    def add(self, key: ObjectKey, path: str, digest: str) -> None:
+        self.holders.setdefault(key, {})[path] = digest
+        self.by_file.setdefault(path, set()).add(key)
+
+    def drop_file(self, path: str) -> set[ObjectKey]:
+        keys = self.by_file.pop(path, set())
+        for key in keys:
+            where = self.holders.get(key, {})
+            where.pop(path, None)
+            if not where:
+                self.holders.pop(key, None)
+        return keys
+
+
+@dataclass
 class ObjectHistory:
     """The per-identity version index of one source (its repository, branch and configured paths)."""
     source: str
@@ -72,15 +93,16 @@ class ObjectHistory:
     parsed: int = 0           # blobs parsed (blob cache misses)
     rebuilt: bool = False     # the index was built from the root commit
     rewritten: bool = False   # ... because the indexed tip is not an ancestor of the new tip
-    _holders: dict[ObjectKey, dict[str, str]] | None = field(default=None, repr=False)
+    _tip_state: _TipState | None = field(default=None, repr=False)
 
     # -- building -----------------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self.tip, self.commits, self.files, self.versions, self._holders = None, [], {}, {}, None
+        self.tip, self.commits, self.files, self.versions, self._tip_state = None, [], {}, {}, None
 
-    def _parse(self, git: GitSource, path: str, blob: str) -> dict[ObjectKey, str]:
-        """The identities a blob declares, each with the digest of its content."""
+    def _parse(self, git: GitSource, path: str, blob: str) -> tuple[dict[ObjectKey, str], bool]:
+        """The identities a blob declares, each with the digest of its content, and whether part
+        of the file could not be read at all (a document whose identity is unknown)."""
         result = git.parsed_blob(path, blob, self.default_namespace)
         out: dict[ObjectKey, str] = {}
         for m in result.manifests:
@@ -88,47 +110,51 @@ class ObjectHistory:
         for p in result.problems:
             if p.key is not None:
                 out.setdefault(p.key, INVALID)
-        return out
+        return out, any(p.key is None for p in result.problems)
 
-    def _holders_at_tip(self, git: GitSource) -> dict[ObjectKey, dict[str, str]]:
-        """identity -> {file: digest} at the indexed tip (kept in memory; rebuilt from the blob cache
-        after a restart: one parse per file at tip, not a walk of the history)."""
-        if self._holders is None:
-            holders: dict[ObjectKey, dict[str, str]] = {}
+    def _state_at_tip(self, git: GitSource) -> _TipState:
+        """Who declares what at the indexed tip (kept in memory; after a restart rebuilt from one
+        parse per file at the tip, not from a walk of the history)."""
+        if self._tip_state is None:
+            state = _TipState()
             for path, blob in self.files.items():
-                for key, digest in self._parse(git, path, blob).items():
-                    holders.setdefault(key, {})[path] = digest
-            self._holders = holders
-        return self._holders
+                for key, digest in self._parse(git, path, blob)[0].items():
+                    state.add(key, path, digest)
+            self._tip_state = state
+        return self._tip_state
 
     def _in_scope(self, git: GitSource, path: str | None) -> bool:
         return path is not None and git.in_paths(path)
 
-    def _apply(self, git: GitSource, commit: CommitChanges, holders: dict[ObjectKey, dict[str, str]]) -> None:
+    def _apply(self, git: GitSource, commit: CommitChanges, state: _TipState) -> None:
         seq = len(self.commits)
         self.commits.append({"sha": commit.sha, "author": commit.author, "email": commit.email,
                              "date": commit.date, "subject": commit.subject})
         touched: set[ObjectKey] = set()
         for path, new_blob in commit.files:
-            old_blob = self.files.pop(path, None)
-            if old_blob is not None:
-                for key in self._parse(git, path, old_blob):
-                    holders.get(key, {}).pop(path, None)
-                    touched.add(key)
-            if new_blob is not None:
-                self.files[path] = new_blob
-                for key, digest in self._parse(git, path, new_blob).items():
-                    holders.setdefault(key, {})[path] = digest
-                    touched.add(key)
+            self.files.pop(path, None)
+            before = state.drop_file(path)       # what the file declared: no parse of the old blob
+            touched |= before
+            if new_blob is None:
+                continue
+            self.files[path] = new_blob
+            declared, broken = self._parse(git, path, new_blob)
+            if broken:
+                # A document that does not parse at all may still hold the objects the file had:
+                # they are unusable in this commit, not deleted (no removed-in-git for a typo).
+                for key in before - declared.keys():
+                    declared[key] = INVALID
+            for key, digest in declared.items():
+                state.add(key, path, digest)
+                touched.add(key)
         for key in sorted(touched):
-            where = holders.get(key)
+            where = state.holders.get(key)
             if where:
                 # Declared twice at once (mid-move between files): the configured paths win, then
                 # the first file by name, as the cycle's reading order would meet them.
                 path = min(where, key=lambda p: (not self._in_scope(git, p), p))
                 version = Version(seq, self.files[path], path, where[path])
             else:
-                holders.pop(key, None)
                 version = Version(seq, None, None, None)
             history = self.versions.setdefault(key, [])
             last = history[-1] if history else None
@@ -165,10 +191,10 @@ class ObjectHistory:
                 self._reset()
                 self.rebuilt = True
                 new = list(git.changes(tip))
-            holders = self._holders_at_tip(git)
+            state = self._state_at_tip(git)
             for commit in new:
                 if commit.files:
-                    self._apply(git, commit, holders)
+                    self._apply(git, commit, state)
                 self.walked += 1
             self.tip = tip
         except BaseException:
@@ -232,8 +258,11 @@ class ObjectHistory:
         return None
 
     def values(self, git: GitSource, key: ObjectKey, path: FieldPath) -> Iterator[tuple[Version, object]]:
-        """(version, the value it declares at ``path`` or _ABSENT), newest first."""
+        """(version, the value it declares at ``path`` or _ABSENT), newest first. Versions whose
+        document could not be used say nothing about values and are left out."""
         for version in reversed(self.versions_of(key)):
+            if version.digest == INVALID:
+                continue
             obj = self.content(git, key, version)
             yield version, (get(obj, path) if obj is not None and has(obj, path) else _ABSENT)
 

@@ -107,6 +107,23 @@ def test_object_moved_out_of_the_configured_paths_is_removed_naming_the_move(tmp
     assert (last["sha"], removed["sha"]) == (added, moved)
 
 
+def test_a_file_that_stops_parsing_keeps_its_objects_unusable_not_deleted(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    created = repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1))})
+    repo.commit("a typo", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=1)).replace("count: 1", "count: [1")})
+    git, history = indexed(repo, tmp_path)
+    evidence = HistoryEvidence(history, git)
+    assert [v.digest for v in history.versions[DEMO01]][1] == "invalid"
+    assert evidence.removed_object(DEMO01) is None
+
+    fixed = repo.commit("fix the typo, 2 workers", {"prod/tkc-prod-demo01.yaml": text(tkc(workers=2))})
+    history.update(git, git.sync().commit)
+    assert [(history.commits[v.seq]["sha"], v.deleted) for v in history.versions[DEMO01]][-1] == (fixed, False)
+    assert evidence.blame(DEMO01, WORKERS, same)["sha"] == fixed
+    # The unusable version says nothing about values: Git's 1 worker was changed by the fix.
+    assert [c["sha"] for c in evidence.earlier_value(DEMO01, WORKERS, 1, same)] == [created, fixed]
+
+
 # ----------------------------------------------------------------------------- classes and evidence
 
 
