@@ -19,7 +19,8 @@ history (``HistoryEvidence``, see ``driftd.history`` and docs/history.md), which
 * a live-only field Git declared earlier and removed since: ``removed-in-git`` naming the commit
   that removed it (``out-of-band`` if a person added it again after that commit);
 * a field Git declares and live lacks: ``git-ahead`` when Git added it after the GitOps applier last
-  wrote the object, else ``out-of-band``.
+  wrote the object; else ``out-of-band`` when an out-of-band manager wrote the object since, else
+  ``unknown`` (the server or a webhook may have dropped it).
 
 Every drift whose desired value Git declares gets ``blame``: the commit that set it. When history
 has no answer, the live-only rules decide. Pure functions (history is read through the protocol).
@@ -206,7 +207,7 @@ def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: 
             return True
         return False
 
-    # removed: Git declares the field, live lacks it
+    # removed: Git declares the field, live lacks it (no field manager owns an absent field)
     if ev.blame is None:
         return False
     synced = _last_sync(live_obj, options)
@@ -214,7 +215,23 @@ def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: 
         return False
     if ev.blame["date"] > synced:
         _set(drift, DriftClass.GIT_AHEAD, f"added to Git by {_short(ev.blame)} after the last sync ({synced}): sync")
+        return True
+    writer = _last_out_of_band_writer(live_obj, options, ev.blame["date"])
+    if writer is not None:
+        ev.manager, ev.operation, ev.time = writer.get("manager"), writer.get("operation"), writer.get("time")
+        _set(drift, DriftClass.OUT_OF_BAND, f"declared in Git since {_short(ev.blame)} and synced at {synced}; "
+             f"the object was written since by {ev.manager} ({ev.operation}, {ev.time})")
     else:
-        _set(drift, DriftClass.OUT_OF_BAND, f"declared in Git since {_short(ev.blame)}, synced at {synced}, "
-             "since removed from the cluster")
+        # Applied after Git declared it, yet absent, and no one else wrote the object: the API server
+        # (pruning a field its schema does not know) or a webhook may have dropped it.
+        _set(drift, DriftClass.UNKNOWN, f"declared in Git since {_short(ev.blame)} and synced at {synced}, yet "
+             "absent, and no out-of-band manager wrote the object since: dropped by the server or a webhook?")
     return True
+
+
+def _last_out_of_band_writer(live_obj: dict, options: ClassifyOptions, since: str) -> dict | None:
+    """The managedFields entry of the latest out-of-band write of the object at or after ``since``."""
+    entries = [e for e in (live_obj.get("metadata") or {}).get("managedFields") or []
+               if isinstance(e, dict) and e.get("manager") and options.compare.is_out_of_band(str(e["manager"]))
+               and str(e.get("time") or "") >= since]
+    return max(entries, key=lambda e: str(e.get("time"))) if entries else None

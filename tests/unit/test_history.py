@@ -208,7 +208,7 @@ def test_live_only_label_added_by_hand_after_git_removed_it_is_out_of_band(tmp_p
     assert (drift.live, drift.drift_class.value, drift.evidence.manager) == ("ops", "out-of-band", "kubectl-edit")
 
 
-def test_field_git_added_after_the_last_sync_is_git_ahead_and_one_removed_after_it_is_out_of_band(tmp_path):
+def test_field_git_added_after_the_last_sync_is_git_ahead_and_one_removed_by_hand_after_it_is_out_of_band(tmp_path):
     repo = GitRepo(tmp_path / "repo")
     repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc(labels={"tier": "gold"}))})
     labelled = repo.commit("label prod-demo01", {
@@ -225,6 +225,14 @@ def test_field_git_added_after_the_last_sync_is_git_ahead_and_one_removed_after_
     drift = by_path(one(check(git, history, [synced_then_dropped])))["metadata.labels.team"]
     assert (drift.change.value, drift.drift_class.value, drift.evidence.blame["sha"]) == \
         ("removed", "out-of-band", labelled)
+    assert (drift.evidence.manager, drift.evidence.time) == ("kubectl-edit", "2026-11-01T04:00:00Z")
+
+    # Synced after the label commit and nobody else wrote the object: the field is gone, but who
+    # dropped it (the server, a webhook) is not known.
+    dropped_by_nobody = live(tkc(labels={"tier": "gold"}), "2026-11-01T03:00:00Z")
+    drift = by_path(one(check(git, history, [dropped_by_nobody])))["metadata.labels.team"]
+    assert (drift.change.value, drift.drift_class.value, drift.evidence.manager) == ("removed", "unknown", None)
+    assert "no out-of-band manager wrote the object" in drift.evidence.reason
 
 
 def test_object_deleted_from_git_but_live_is_unmanaged_with_removed_in_git_evidence(tmp_path):
