@@ -7,7 +7,9 @@
 5. edit ``prod-demo01`` out of band (``kubectl edit``: workers.count 1 -> 3, field manager ``kubectl-edit``);
 6. ``driftd check`` (prints exactly that drift, exit 1) and ``driftd report`` (the open audit row);
 7. set the count back; ``driftd check`` again resolves the event; ``driftd report`` shows it resolved;
-   ``driftd report changes`` shows both edits of the live object and who made them.
+   ``driftd report changes`` shows both edits of the live object and who made them;
+8. a Git commit raises the worker count without a sync: ``driftd check`` says git-ahead, naming the
+   commit; after the sync it is in sync again.
 
 Everything runs in a temporary folder (or ``--workdir``); the control plane is stopped at the end.
 """
@@ -153,6 +155,15 @@ def run_demo(workdir: Path) -> int:
         kubectl_edit(admin, "prod-demo01", 1)
         driftd("check", "--config", str(config))
         driftd("report", "--config", str(config))
+        say("Git moves ahead: a commit raises prod-demo01 to 2 workers, not synced yet")
+        tkc = repo / "prod" / "tkc-prod-demo01.yaml"
+        tkc.write_text(tkc.read_text().replace("workers:\n      count: 1", "workers:\n      count: 2"))
+        git(repo, "commit", "-q", "-am", "prod-demo01: 2 workers")
+        driftd("check", "--config", str(config))
+        say("sync; the next cycle is in sync again")
+        sync_like_argocd(admin, repo)
+        driftd("check", "--config", str(config))
+
         say("driftd report changes: the live object's own history, and who wrote each change")
         driftd("report", "changes", "--config", str(config), "--name", "prod-demo01")
         say(f"done; the audit trail is {workdir / 'driftd.db'}")
