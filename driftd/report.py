@@ -320,12 +320,23 @@ def objects_yaml(objects: list[dict]) -> str:
 # ----------------------------------------------------------------------------- the command
 
 class _EventsByDefault(click.Group):
-    """``driftd report [OPTIONS]`` means ``driftd report events [OPTIONS]``."""
+    """``driftd report [OPTIONS]`` means ``driftd report events [OPTIONS]``, and options may stand
+    before the subcommand (``driftd report --database F runs``), as admins type them."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] != "--help"):
-            args = ["events", *args]
-        return super().parse_args(ctx, args)
+        if args and (args[0] in self.commands or args[0] == "--help"):
+            return super().parse_args(ctx, args)
+        for i, arg in enumerate(args):
+            if arg in self.commands and not self._takes_value(args[i - 1] if i else ""):
+                return super().parse_args(ctx, [arg, *args[:i], *args[i + 1:]])
+        return super().parse_args(ctx, ["events", *args])
+
+    def _takes_value(self, arg: str) -> bool:
+        """Whether ``arg`` is an option of some report command that consumes the next word."""
+        if not arg.startswith("-") or "=" in arg:
+            return False
+        return any(arg in p.opts and not getattr(p, "is_flag", False)
+                   for cmd in self.commands.values() for p in cmd.params)
 
 
 def _database_options(f):

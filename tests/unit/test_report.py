@@ -167,6 +167,21 @@ def test_runs_subcommand(db):
     assert [r["id"] for r in rows] == ["4", "3", "2", "1"] and rows[3]["verdict"] == "drift"
 
 
+def test_options_may_stand_before_the_subcommand(db):
+    before = report("--database", db, "runs", "-o", "json")
+    after = report("runs", "--database", db, "-o", "json")
+    assert before.exit_code == 0, before.output
+    assert [r["id"] for r in json.loads(before.output)["runs"]] == [4, 3, 2, 1]
+    assert before.output == after.output
+
+
+def test_a_subcommand_name_as_an_option_value_is_a_value(db):
+    # an object named "runs" is a --name filter of the events listing, not the runs subcommand
+    res = report("--database", db, "--name", "runs", "-o", "json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["events"] == []
+
+
 def test_database_from_config_file(db, tmp_path):
     config = tmp_path / "driftd.yaml"
     config.write_text("database: audit.db\n")        # relative to the config file
