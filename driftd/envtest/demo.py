@@ -103,7 +103,7 @@ def driftd(*args: str, check_exit: tuple[int, ...] = (0, 1)) -> int:
     return proc.returncode
 
 
-def run_demo(workdir: Path) -> int:
+def run_demo(workdir: Path, kept: bool) -> int:
     say("local control plane (etcd + kube-apiserver v1.36.3, built once into ~/.cache/driftd)")
     binaries = find_binaries()
     cp = ControlPlane(workdir / "control-plane", binaries)
@@ -166,7 +166,11 @@ def run_demo(workdir: Path) -> int:
 
         say("driftd report changes: the live object's own history, and who wrote each change")
         driftd("report", "changes", "--config", str(config), "--name", "prod-demo01")
-        say(f"done; the audit trail is {workdir / 'driftd.db'}")
+        if kept:
+            say(f"done; the audit trail is {workdir / 'driftd.db'}; `driftd report --database` it")
+        else:
+            say("done; the demo's folder is removed now: `scripts/demo --workdir DIR` keeps the repository, "
+                "the config and the audit trail to explore with driftd report")
         admin.close()
         return 0
     finally:
@@ -182,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir.exists() and any(args.workdir.iterdir()):
             parser.error(f"{args.workdir} is not empty")
         args.workdir.mkdir(parents=True, exist_ok=True)
-        return run_demo(args.workdir.resolve())
+        return run_demo(args.workdir.resolve(), kept=True)
     with tempfile.TemporaryDirectory(prefix="driftd-demo-") as tmp:
-        return run_demo(Path(tmp))
+        return run_demo(Path(tmp), kept=False)
 
 
 if __name__ == "__main__":
