@@ -32,11 +32,14 @@ def diff(desired: str, live: str, output: str, namespace: str | None, config_pat
 
     Exit 0 in sync, 1 drift, 2 invalid input or error."""
     from .api import DiffInputError, diff_files
+    from .config import ConfigError
 
     try:
         result = diff_files(desired, live, namespace=namespace, config_path=config_path)
     except DiffInputError as exc:
         _fail(str(exc), output)
+    except ConfigError as exc:
+        _fail(f"config: {exc}", output)
     if output == "json":
         click.echo(dumps(report_json(result)), nl=False)
     else:
@@ -110,7 +113,8 @@ def profiles(explain: str | None, output: str) -> None:
     if explain:
         rules = [r for r in rules if r["name"] == explain]
         if not rules:
-            raise click.ClickException(f"no rule named {explain!r}; `driftd profiles` lists them")
+            raise click.BadParameter(f"no rule named {explain!r}; `driftd profiles` lists them",
+                                     param_hint="--explain")
     if output == "json":
         click.echo(dumps({"rules": rules}), nl=False)
         return

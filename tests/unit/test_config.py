@@ -110,3 +110,24 @@ def test_a_missing_config_file_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config_file(tmp_path / "nope.yaml")
     assert str(err.value) == f"{tmp_path / 'nope.yaml'}: cannot read: No such file or directory"
+
+
+def test_diff_with_a_broken_config_is_one_message_and_exit_2_not_drift(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from driftd.cli import main
+
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\ndata: {k: v}\n"
+    (tmp_path / "desired.yaml").write_text(cm)
+    (tmp_path / "live.yaml").write_text(cm)
+    cfg = write(tmp_path, "normalization: {disable: [no-such-rule]}\n")
+    args = ["diff", str(tmp_path / "desired.yaml"), str(tmp_path / "live.yaml"), "--config", str(cfg)]
+    res = CliRunner().invoke(main, [*args, "-o", "json"])
+    assert res.exit_code == 2, res.output
+    report = json.loads(res.stdout)
+    assert report["verdict"] == "error" and report["objects"] == []
+    assert "no-such-rule" in report["errors"][0] and report["errors"][0].startswith(f"config: {cfg}")
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "Traceback" not in res.output

@@ -261,7 +261,7 @@ def test_explain_shows_one_rule_in_full(rule):
 
 def test_explain_of_an_unknown_rule_fails_naming_it():
     res = CliRunner().invoke(main, ["profiles", "--explain", "no-such-rule"])
-    assert res.exit_code != 0 and "no-such-rule" in res.output
+    assert res.exit_code == 2 and "no-such-rule" in res.output
 
 
 def test_disabling_an_unknown_rule_is_a_config_error():
