@@ -225,7 +225,7 @@ def parse_config(data: object, path: str | None = None) -> Config:
         kind = ig.str("kind", "*")
         group = ig.str("group")
         rule = {"name": f"config-ignore-{i + 1}", "action": "ignore",
-                "kinds": [f"{kind}.{group}" if group and kind != "*" else kind],
+                "kinds": [f"{kind}.{group}" if group else kind],   # "*.apps": every kind of group apps
                 "paths": list(ig.strings("paths")), "why": ig.str("why", "set in the config file"),
                 "namespaces": [ig.str("namespace")] if ig.str("namespace") else [],
                 "names": [ig.str("name")] if ig.str("name") else [], "managers": list(ig.strings("managers"))}

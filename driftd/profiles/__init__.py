@@ -1,7 +1,7 @@
 """Normalization profiles: named, per-kind rules that say what is *not* drift, and how to compare.
 
 Each profile is a YAML file beside this module (``core.yaml``, ``tkc.yaml``, ``capi.yaml``); each rule
-has a ``name``, the ``kinds`` it applies to (``Kind.group``, ``Kind`` for the core group, or ``*``),
+has a ``name``, the ``kinds`` it applies to (``Kind.group``, ``Kind`` for the core group, ``*.group``, or ``*``),
 an ``action``, the ``paths`` (patterns, see ``driftd.paths.Pattern``) and ``why`` it exists.
 Actions:
 
@@ -60,7 +60,7 @@ class Rule:
     managers: tuple[str, ...] = ()     # config ignore rules: live fields owned by these managers
 
     def applies_to(self, key: ObjectKey) -> bool:
-        kind_ok = any(k == "*" or k == key.kind or k == f"{key.kind}.{key.group}" for k in self.kinds)
+        kind_ok = any(k in ("*", key.kind, f"{key.kind}.{key.group}", f"*.{key.group}") for k in self.kinds)
         return (kind_ok and (not self.namespaces or (key.namespace or "") in self.namespaces)
                 and (not self.names or key.name in self.names))
 

@@ -294,6 +294,15 @@ def test_config_ignore_by_paths_suppresses_that_drift_only():
     assert len(one(diff(git, live)).drifts) == 2
 
 
+def test_config_ignore_by_group_alone_covers_that_group_only():
+    git = _deploy(2, "shop/web:1", [])
+    live = _deploy(5, "shop/web:1", [("kubectl-scale", REPLICAS)])
+    apps = "ignore:\n  - {group: apps, paths: [spec.replicas]}\n"
+    capi = "ignore:\n  - {group: cluster.x-k8s.io, paths: [spec.replicas]}\n"
+    assert one(diff(git, live, config=apps)).drifts == []
+    assert [d.path_text for d in one(diff(git, live, config=capi)).drifts] == ["spec.replicas"]
+
+
 def test_config_ignore_by_paths_is_limited_to_its_namespace_and_name():
     git = _deploy(2, "shop/web:1", [])
     live = _deploy(5, "shop/web:1", [("kubectl-scale", REPLICAS)])
