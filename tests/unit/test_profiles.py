@@ -193,6 +193,10 @@ EXAMPLES: dict[str, Example] = {
         [], [("spec.topology.nodePools[name=np-1].volumes[name=containerd].capacity.storage", "modified")]),
     "capi-version-v-prefix": Example(MD, merged(MD, {"spec": {"template": {"spec": {"version": "v1.29.3"}}}}),
                                      [], [("spec.template.spec.version", "modified")]),
+    "capi-cluster-topology-version": Example(
+        merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3"}}}),
+        merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3+vmware.1-tkg.1"}}}),
+        [], [("spec.topology.version", "modified")]),
     "capi-cluster-name-labels": Example(MD, exported(MD, {"metadata": {"labels": {"cluster.x-k8s.io/cluster-name": "wl"}}}),
                                         [], [('metadata.labels["cluster.x-k8s.io/cluster-name"]', "added")]),
     "capi-machinedeployment-defaults": Example(MD, exported(MD, {"spec": {"progressDeadlineSeconds": 600}}),

@@ -119,3 +119,27 @@ def test_release_changed_by_kubectl_edit_is_out_of_band_with_the_editor_as_evide
     [drift] = one(diff(git, live)).drifts
     assert (drift.path_text, drift.desired, drift.live, drift.drift_class.value, drift.evidence.manager) == \
         ("spec.distribution.version", "1.21.6", "v1.22.9+vmware.1-tkg.1.2b4b9bb", "out-of-band", "kubectl-edit")
+
+
+def _cluster(version: str, labels: str = "{}") -> str:
+    return f"""
+        apiVersion: cluster.x-k8s.io/v1beta1
+        kind: Cluster
+        metadata: {{name: tkg2-dev, namespace: team-b, labels: {labels}}}
+        spec:
+          clusterNetwork: {{pods: {{cidrBlocks: [192.168.156.0/20]}}}}
+          topology: {{class: tanzukubernetescluster, version: {version}}}
+        """
+
+
+@pytest.mark.parametrize("git, live", [
+    ("v1.26.5", "v1.26.5+vmware.2-fips.1-tkg.1"), ("1.26.5", "v1.26.5"), ("v1.26", "v1.26.5+vmware.2-fips.1-tkg.1"),
+])
+def test_a_cluster_topology_version_resolved_by_the_supervisor_is_not_drift(git, live):
+    resolved = _cluster(live, labels='{"run.tanzu.vmware.com/tkr": "v1.26.5---vmware.2-fips.1-tkg.1"}')
+    assert one(diff(_cluster(git), resolved)).status is Status.IN_SYNC
+
+
+def test_another_release_in_a_cluster_topology_version_is_drift():
+    obj = one(diff(_cluster("v1.26.5"), _cluster("v1.27.2+vmware.1-tkg.1")))
+    assert summary(obj) == [("spec.topology.version", "modified", "v1.26.5", "v1.27.2+vmware.1-tkg.1", "unknown")]
