@@ -229,3 +229,27 @@ def test_an_older_database_is_upgraded_in_place_and_keeps_its_outbox(tmp_path):
     assert {"webhooks", "deliveries"} <= set(upgraded.db.table_names())
     assert upgraded.db.execute("SELECT count(*) FROM drift_events").fetchone()[0] == 1
     upgraded.close()
+
+
+def test_report_alerts_lists_pending_delivered_and_given_up_deliveries(store):
+    from click.testing import CliRunner
+
+    from driftd.report import report_command
+
+    clock = Clock()
+    port = free_port()
+    with Receiver() as up:
+        alerts = AlertDelivery(store, (hook(up), hook(f"http://127.0.0.1:{port}/x", name="pager")), RETRY, clock)
+        alerts.register()
+        open_drift(store)
+        alerts.deliver()
+    res = CliRunner().invoke(report_command, ["alerts", "--database", store.path])
+    assert res.exit_code == 0, res.output
+    assert "drift_opened  -> chat  delivered  1 attempt(s), delivered 2026-12-05T10:00:00Z" in res.output
+    assert "drift_opened  -> pager  pending  1 attempt(s), next attempt 2026-12-05T10:00:30Z" in res.output
+    assert "    last error: connection refused" in res.output
+    pending = CliRunner().invoke(report_command, ["alerts", "--database", store.path, "--state", "pending", "-o", "json"])
+    doc = json.loads(pending.output)
+    [row] = doc["deliveries"]
+    assert (doc["report"], row["webhook"], row["attempts"], row["type"]) == ("alerts", "pager", 1, "drift_opened")
+    assert row["summary"].startswith("drift opened: TanzuKubernetesCluster ns1/tkc-1")
