@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import logs
 from .config import Config
@@ -13,6 +14,9 @@ from .model import RunRecord, Verdict
 from .output import report_json
 from .store import AuditStore, StoreError
 from .yamlload import LoadResult, load_manifests
+
+if TYPE_CHECKING:
+    from .alerts import DeliveryReport
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -64,6 +68,7 @@ class CheckOutcome:
     runs: list
     results: list
     store_errors: list[str]
+    alerts: "DeliveryReport | None" = field(default=None)   # set when webhooks are configured
 
     @property
     def verdict(self) -> Verdict:
@@ -90,7 +95,10 @@ class CheckOutcome:
                  "history_rewritten": r.history_rewritten, "verdict": r.verdict.value,
                  "started_at": r.started_at, "finished_at": r.finished_at,
                  "errors": [e.to_json() for e in r.errors], "notices": r.notices} for r in self.runs]
-        return report_json(self.merged(), self.verdict, {"runs": runs, "errors": self.errors()})
+        extra: dict = {"runs": runs, "errors": self.errors()}
+        if self.alerts is not None:
+            extra["alerts"] = self.alerts.to_json()
+        return report_json(self.merged(), self.verdict, extra)
 
 
 class CheckSession:
@@ -147,6 +155,31 @@ class CheckSession:
             self.pending.pop(0)
         return errors
 
+    def _alerts(self):
+        from .alerts import AlertDelivery
+
+        return AlertDelivery(self._store(), self.config.webhooks, self.config.alert_retry)
+
+    def register_webhooks(self) -> None:
+        """Before a cycle: a webhook configured for the first time gets this cycle's events."""
+        if not self.config.webhooks or not self.open_store:
+            return
+        try:
+            self._alerts().register()
+        except StoreError as exc:
+            self.log.error("alerts_store_failed", error=str(exc))
+
+    def deliver_alerts(self, stop=lambda: False) -> "DeliveryReport | None":
+        """One delivery pass over the outbox (docs/alerts.md). A receiver's failure is logged and
+        retried later; it never raises and never touches the runs already written."""
+        if not self.config.webhooks or not self.open_store:
+            return None
+        try:
+            return self._alerts().deliver(stop)
+        except StoreError as exc:
+            self.log.error("alerts_store_failed", error=str(exc))
+            return None
+
     def run_cycle(self, stop=lambda: False) -> CheckOutcome:
         pairs = self.cycle.run_once(stop)
         runs = [run for run, _ in pairs]
@@ -160,5 +193,10 @@ class CheckSession:
 
 
 def check(config: Config, write: bool = True) -> CheckOutcome:
+    """One cycle, then (with webhooks and a written run) one delivery pass: its events and whatever
+    earlier runs left pending. A receiver's failure does not change the verdict (docs/alerts.md)."""
     with CheckSession(config, open_store=write) as session:
-        return session.run_cycle()
+        session.register_webhooks()
+        outcome = session.run_cycle()
+        outcome.alerts = session.deliver_alerts()
+        return outcome

@@ -87,6 +87,11 @@ def check(config_path: str, output: str, no_store: bool, show_in_sync: bool) -> 
             for notice in run.notices:
                 click.echo(f"  notice: {notice}")
         click.echo(report_table(outcome.merged(), outcome.verdict, show_in_sync, outcome.errors()), nl=False)
+        if outcome.alerts is not None:
+            a = outcome.alerts
+            click.echo(f"alerts: {a.delivered} delivered, {a.failed} failed (retried later), "
+                       f"{a.given_up} given up, {a.waiting} waiting")
+    # A receiver's failure is not the cluster's state: alerts never change the exit code.
     sys.exit(outcome.verdict.exit_code)
 
 

@@ -57,13 +57,27 @@ class WatchedKind:
     version: str | None = None        # None: the version Git uses, else the server's preferred one
 
 
+ALERT_EVENTS = ("drift_opened", "drift_changed", "drift_resolved", "cycle_failed")
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
+    """One alert receiver (docs/alerts.md). ``name`` is the identity of its delivery state."""
     name: str
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     timeout: float = 10.0
     events: tuple[str, ...] = ("drift_opened", "drift_resolved", "cycle_failed")
+    secret: str | None = None         # HMAC-SHA256 key of the X-Driftd-Signature header
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Backoff of failed alert deliveries: ``initial`` doubled after each failure, at most ``max``,
+    given up after ``attempts`` attempts."""
+    initial: float = 30.0
+    max: float = 3600.0
+    attempts: int = 10
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,7 @@ class Config:
     disabled_rules: frozenset[str] = frozenset()
     ignore_rules: tuple[Rule, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
+    alert_retry: RetryConfig = RetryConfig()
     revert: RevertConfig = RevertConfig()
     report_unmanaged: bool = True
     log_format: str = "auto"
@@ -236,21 +251,7 @@ def parse_config(data: object, path: str | None = None) -> Config:
         except ProfileError as exc:
             raise ConfigError(str(exc)) from exc
 
-    alerts = _Reader(r.data.get("alerts") or {}, "alerts", ("webhooks",))
-    webhooks = []
-    for i, raw in enumerate(alerts.list("webhooks")):
-        h = _Reader(raw, f"alerts.webhooks[{i}]", ("name", "url", "headers", "timeout", "events"))
-        url = h.str("url", required=True)
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"alerts.webhooks[{i}].url: must be an http(s) URL")
-        headers = h.data.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise ConfigError(f"alerts.webhooks[{i}].headers: must be a mapping")
-        webhooks.append(WebhookConfig(
-            name=h.str("name", f"webhook-{i + 1}"), url=url,
-            headers=tuple((str(k), os.path.expandvars(str(v))) for k, v in headers.items()),
-            timeout=parse_duration(h.data.get("timeout", 10), f"alerts.webhooks[{i}].timeout"),
-            events=h.strings("events", WebhookConfig.events)))
+    webhooks, alert_retry = _parse_alerts(r.data.get("alerts") or {})
 
     rv = _Reader(r.data.get("revert") or {}, "revert", ("enabled", "dry_run", "field_manager", "classes"))
     revert = RevertConfig(enabled=rv.bool("enabled", False), dry_run=rv.bool("dry_run", False),
@@ -263,8 +264,8 @@ def parse_config(data: object, path: str | None = None) -> Config:
         raise ConfigError("log.format: must be auto, json or console")
     metrics = _Reader(r.data.get("metrics") or {}, "metrics", ("address",))
     # Parsed and validated above so a config written for a later driftd reads the same; refused
-    # here because this version would silently not do them (an admin must not believe alerts go out).
-    for key, wanted in (("alerts.webhooks", webhooks), ("revert.enabled", revert.enabled),
+    # here because this version would silently not do them (an admin must not believe it reverts).
+    for key, wanted in (("revert.enabled", revert.enabled),
                         ("metrics.address", metrics.str("address"))):
         if wanted:
             raise ConfigError(f"{key}: not available in driftd {__version__} yet (docs/config.md); remove it")
@@ -274,9 +275,59 @@ def parse_config(data: object, path: str | None = None) -> Config:
         clusters=tuple(clusters), sources=tuple(sources), watch=tuple(watch),
         gitops_managers=m.strings("gitops", DEFAULT_GITOPS_MANAGERS),
         out_of_band_managers=m.strings("out_of_band", DEFAULT_OUT_OF_BAND_MANAGERS),
-        disabled_rules=disabled, ignore_rules=tuple(ignore_rules), webhooks=tuple(webhooks), revert=revert,
+        disabled_rules=disabled, ignore_rules=tuple(ignore_rules), webhooks=webhooks, alert_retry=alert_retry,
+        revert=revert,
         report_unmanaged=rep.bool("unmanaged", True), log_format=log_format,
         metrics_address=metrics.str("address"))
+
+
+_ENV_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expand_env(value: str, where: str) -> str:
+    """``$NAME`` and ``${NAME}`` from the environment; an unset variable is an error, never sent as
+    the literal text (a header ``Authorization: Bearer $TOKEN`` must not leave as written)."""
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in os.environ:
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return os.environ[name]
+    return _ENV_VAR.sub(sub, value)
+
+
+def _parse_alerts(data: object) -> tuple[tuple[WebhookConfig, ...], RetryConfig]:
+    alerts = _Reader(data, "alerts", ("webhooks", "retry"))
+    webhooks = []
+    for i, raw in enumerate(alerts.list("webhooks")):
+        at = f"alerts.webhooks[{i}]"
+        h = _Reader(raw, at, ("name", "url", "headers", "timeout", "events", "secret"))
+        url = _expand_env(h.str("url", required=True), f"{at}.url")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{at}.url: must be an http(s) URL")
+        headers = h.data.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise ConfigError(f"{at}.headers: must be a mapping")
+        events = h.strings("events", WebhookConfig.events)
+        for j, event in enumerate(events):
+            if event not in ALERT_EVENTS:
+                raise ConfigError(f"{at}.events[{j}]: {event!r} is not one of {', '.join(ALERT_EVENTS)}")
+        secret = h.str("secret")
+        webhooks.append(WebhookConfig(
+            name=h.str("name", f"webhook-{i + 1}"), url=url,
+            headers=tuple((str(k), _expand_env(str(v), f"{at}.headers.{k}")) for k, v in headers.items()),
+            timeout=parse_duration(h.data.get("timeout", 10), f"{at}.timeout"), events=events,
+            secret=_expand_env(secret, f"{at}.secret") if secret is not None else None))
+    names = [w.name for w in webhooks]
+    if len(set(names)) != len(names):
+        raise ConfigError("alerts.webhooks: two webhooks have the same name")
+    rt = _Reader(alerts.data.get("retry") or {}, "alerts.retry", ("initial", "max", "attempts"))
+    attempts = rt.data.get("attempts", RetryConfig.attempts)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise ConfigError("alerts.retry.attempts: must be a whole number of at least 1")
+    retry = RetryConfig(initial=parse_duration(rt.data.get("initial", RetryConfig.initial), "alerts.retry.initial"),
+                        max=parse_duration(rt.data.get("max", RetryConfig.max), "alerts.retry.max"),
+                        attempts=attempts)
+    return tuple(webhooks), retry
 
 
 def _is_url(repo: str) -> bool:

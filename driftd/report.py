@@ -166,6 +166,21 @@ def object_changes(store: AuditStore, cluster: str | None = None, kind: str | No
     return out[:limit] if limit else out
 
 
+def alert_deliveries(store: AuditStore, state: str = "all", webhook: str | None = None,
+                     limit: int | None = None) -> list[dict]:
+    """Alert deliveries per webhook, newest event first. ``state``: pending | delivered | given-up | all."""
+    from .alerts import build_payload
+
+    if state not in ("pending", "delivered", "given-up", "all"):
+        raise ValueError(f"state must be pending, delivered, given-up or all, not {state!r}")
+    rows = store.deliveries(state=None if state == "all" else state, webhook=webhook, limit=limit)
+    return [{"alert": r["outbox_id"], "type": r["event_type"], "created_at": r["created_at"], "run_id": r["run_id"],
+             "webhook": r["webhook"], "state": r["state"], "attempts": r["attempts"],
+             "next_attempt_at": r["next_attempt_at"], "last_attempt_at": r["last_attempt_at"],
+             "last_status": r["last_status"], "last_error": r["last_error"], "delivered_at": r["delivered_at"],
+             "summary": build_payload(r)["summary"]} for r in rows]
+
+
 # ----------------------------------------------------------------------------- renderers
 
 def to_json(report: str, items_key: str, items: list[dict], **extra) -> str:
@@ -304,6 +319,21 @@ def changes_table(entries: list[dict]) -> str:
                 who += " (the only writer since the last snapshot)"
             lines.append(f"    {c['path']}: {_value(c['before'])} -> {_value(c['after'])}"
                          + (f"  {who}" if who else ""))
+    return "\n".join(lines) + "\n"
+
+
+def alerts_table(deliveries: list[dict]) -> str:
+    if not deliveries:
+        return "no alert deliveries\n"
+    lines = []
+    for d in deliveries:
+        when = {"delivered": f"delivered {d['delivered_at']}", "given-up": f"given up {d['last_attempt_at']}",
+                "pending": f"next attempt {d['next_attempt_at']}"}[d["state"]]
+        lines.append(f"{d['created_at']}  alert {d['alert']}  {d['type']}  -> {d['webhook']}  {d['state']}  "
+                     f"{d['attempts']} attempt(s), {when}")
+        lines.append(f"    {d['summary']}")
+        if d["last_error"]:
+            lines.append(f"    last error: {d['last_error']}")
     return "\n".join(lines) + "\n"
 
 
@@ -477,3 +507,20 @@ def changes_command(config_path, database, cluster, kind, namespace, name, since
         click.echo(to_json("changes", "changes", entries, since=since_at), nl=False)
     else:
         click.echo(changes_table(entries), nl=False)
+
+
+@report_command.command("alerts")
+@_database_options
+@click.option("--state", type=click.Choice(["pending", "delivered", "given-up", "all"]), default="all",
+              show_default=True)
+@click.option("--webhook", default=None, help="Only this webhook (alerts.webhooks[].name).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def alerts_command(config_path, database, state, webhook, limit, output) -> None:
+    """Alert deliveries per webhook: pending (with the next attempt and last error), delivered, given up."""
+    deliveries = _read(config_path, database, lambda store: alert_deliveries(store, state, webhook, limit))
+    if output == "json":
+        click.echo(to_json("alerts", "deliveries", deliveries, filters={"state": state, "webhook": webhook,
+                                                                         "limit": limit}), nl=False)
+    else:
+        click.echo(alerts_table(deliveries), nl=False)

@@ -112,6 +112,39 @@ def m002_drift_event_evidence(db: Database) -> None:
     db.execute("ALTER TABLE drift_events ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}'")
 
 
+@migrations()
+def m003_alert_deliveries(db: Database) -> None:
+    """Per-webhook delivery of the outbox (docs/alerts.md): one receiver down neither blocks nor
+    re-sends to another. ``webhooks`` remembers each configured receiver by name and the last outbox
+    row it has considered (a new receiver starts with the events queued after it first appeared, not
+    the whole history); ``deliveries`` is one row per outbox event and receiver. The outbox's own
+    ``delivered_at``/``attempts``/``next_attempt_at``/``last_error`` columns are left as they are."""
+    for sql in _SCHEMA_003:
+        db.execute(sql)
+
+
+_SCHEMA_003 = (
+    """CREATE TABLE webhooks (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        outbox_seen INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        outbox_id INTEGER NOT NULL REFERENCES outbox (id),
+        webhook TEXT NOT NULL REFERENCES webhooks (name),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'given-up')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        last_attempt_at TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_at TEXT)""",
+    "CREATE UNIQUE INDEX deliveries_outbox_webhook ON deliveries (outbox_id, webhook)",
+    "CREATE INDEX deliveries_due ON deliveries (webhook, state, outbox_id)",
+)
+
+
 _SCHEMA_001 = (
     """CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -604,11 +637,95 @@ class AuditStore:
                                 "next_attempt_at": created})
 
     def pending_outbox(self, now: str, limit: int = 100) -> list[dict]:
-        """Undelivered alerts due at ``now`` (oldest first), payload decoded."""
+        """Outbox rows whose outbox-level ``delivered_at`` is unset and that are due at ``now``
+        (oldest first), payload decoded. Webhook delivery keeps its state per receiver in
+        ``deliveries`` instead (``fan_out``, ``pending_deliveries``)."""
         with self._guard("read the outbox"):
             rows = list(self.db.query(
                 "SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL "
                 "AND next_attempt_at <= ? ORDER BY id LIMIT ?", [iso_utc(now), limit]))
+        for r in rows:
+            r["payload"] = json.loads(r["payload"])
+        return rows
+
+    # per-webhook deliveries (m003) ---------------------------------------------
+
+    def fan_out(self, webhooks: list[tuple[str, str, tuple[str, ...]]], now: str) -> int:
+        """Give every configured webhook ``(name, url, events)`` a pending delivery of each outbox
+        event queued since it last looked, if its ``events`` filter takes that type. A webhook seen
+        for the first time starts after the newest outbox row: it gets what is queued from now on,
+        not the history. Returns the number of deliveries added."""
+        now = iso_utc(now)
+        added = 0
+        with self._transaction("queue alert deliveries"):
+            newest = self.db.execute("SELECT ifnull(max(id), 0) FROM outbox").fetchone()[0]
+            for name, url, events in webhooks:
+                row = self.db.execute("SELECT outbox_seen FROM webhooks WHERE name = ?", [name]).fetchone()
+                if row is None:
+                    self.db.execute("INSERT INTO webhooks (name, url, first_seen_at, outbox_seen) VALUES (?, ?, ?, ?)",
+                                    [name, url, now, newest])
+                    continue
+                marks = ",".join("?" * len(events)) or "NULL"
+                cursor = self.db.execute(
+                    f"""INSERT OR IGNORE INTO deliveries (outbox_id, webhook, state, attempts, next_attempt_at)
+                        SELECT id, ?, 'pending', 0, created_at FROM outbox
+                        WHERE id > ? AND id <= ? AND event_type IN ({marks}) ORDER BY id""",
+                    [name, row[0], newest, *events])
+                added += max(cursor.rowcount, 0)
+                self.db.execute("UPDATE webhooks SET outbox_seen = ?, url = ? WHERE name = ?", [newest, url, name])
+        return added
+
+    def pending_deliveries(self, webhook: str, limit: int = 100) -> list[dict]:
+        """The webhook's undelivered events in queue order (due or not), with the outbox row's
+        ``event_type``, ``created_at``, ``run_id`` and decoded ``payload``."""
+        with self._guard("read alert deliveries"):
+            rows = list(self.db.query(
+                """SELECT d.*, o.event_type, o.created_at, o.run_id, o.event_id, o.payload FROM deliveries d
+                   JOIN outbox o ON o.id = d.outbox_id
+                   WHERE d.webhook = ? AND d.state = 'pending' ORDER BY d.outbox_id LIMIT ?""", [webhook, limit]))
+        for r in rows:
+            r["payload"] = json.loads(r["payload"])
+        return rows
+
+    def claim_delivery(self, delivery_id: int, now: str, until: str) -> bool:
+        """Take a due delivery for one attempt, moving its ``next_attempt_at`` to ``until`` (a lease:
+        a process that dies mid-request leaves it due again then). False when another process took it
+        first or it is not due."""
+        with self._transaction("claim an alert delivery"):
+            cursor = self.db.execute(
+                "UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
+                [iso_utc(until), delivery_id, iso_utc(now)])
+            return cursor.rowcount == 1
+
+    def delivery_succeeded(self, delivery_id: int, at: str, status: int) -> None:
+        with self._transaction("record an alert delivery"):
+            self.db.execute(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, "
+                "last_attempt_at = ?, last_status = ?, last_error = NULL, next_attempt_at = NULL WHERE id = ?",
+                [iso_utc(at), iso_utc(at), status, delivery_id])
+
+    def delivery_failed(self, delivery_id: int, at: str, error: str, status: int | None,
+                        next_attempt_at: str | None) -> None:
+        """Count a failed attempt; ``next_attempt_at`` None means given up (kept, never pending again)."""
+        with self._transaction("record a failed alert delivery"):
+            self.db.execute(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_attempt_at = ?, last_status = ?, "
+                "last_error = ?, next_attempt_at = ? WHERE id = ?",
+                ["pending" if next_attempt_at else "given-up", iso_utc(at), status, error,
+                 iso_utc(next_attempt_at) if next_attempt_at else None, delivery_id])
+
+    def deliveries(self, state: str | None = None, webhook: str | None = None, limit: int | None = None) -> list[dict]:
+        """Alert deliveries, newest event first, with the outbox row's type, time and payload."""
+        where, args = [], []
+        for column, value in (("d.state", state), ("d.webhook", webhook)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = ("SELECT d.*, o.event_type, o.created_at, o.run_id, o.event_id, o.payload FROM deliveries d "
+               "JOIN outbox o ON o.id = d.outbox_id" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY d.outbox_id DESC, d.webhook" + (" LIMIT ?" if limit else ""))
+        with self._guard("read alert deliveries"):
+            rows = list(self.db.query(sql, args + ([limit] if limit else [])))
         for r in rows:
             r["payload"] = json.loads(r["payload"])
         return rows

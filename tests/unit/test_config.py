@@ -96,7 +96,6 @@ def test_duplicate_keys_in_the_config_name_both_lines(tmp_path):
 
 
 @pytest.mark.parametrize("text, key", [
-    ("alerts: {webhooks: [{url: 'https://hooks.example.com/x'}]}\n", "alerts.webhooks"),
     ("revert: {enabled: true}\n", "revert.enabled"),
     ("metrics: {address: '127.0.0.1:9090'}\n", "metrics.address"),
 ])
@@ -104,6 +103,48 @@ def test_features_this_version_lacks_are_refused_not_silently_ignored(text, key)
     with pytest.raises(ConfigError) as err:
         parse_config(yaml.safe_load(text))
     assert str(err.value).startswith(f"{key}: not available in driftd")
+
+
+def test_alert_webhooks_are_read_with_their_headers_secret_and_retry(monkeypatch):
+    monkeypatch.setenv("CHAT_TOKEN", "t0ken")
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    cfg = parse_config(yaml.safe_load("""
+alerts:
+  webhooks:
+    - name: chat
+      url: https://hooks.example.com/driftd
+      headers: {Authorization: "Bearer $CHAT_TOKEN", X-Team: "platform-${CHAT_TOKEN}"}
+      timeout: 5s
+      events: [drift_opened, drift_changed]
+      secret: $HOOK_SECRET
+    - url: http://127.0.0.1:9000/hook
+  retry: {initial: 10s, max: 10m, attempts: 4}
+"""))
+    chat, second = cfg.webhooks
+    assert (chat.name, chat.url, chat.timeout, chat.events, chat.secret) == (
+        "chat", "https://hooks.example.com/driftd", 5.0, ("drift_opened", "drift_changed"), "s3cret")
+    assert chat.headers == (("Authorization", "Bearer t0ken"), ("X-Team", "platform-t0ken"))
+    assert (second.name, second.events, second.secret) == (
+        "webhook-2", ("drift_opened", "drift_resolved", "cycle_failed"), None)
+    assert (cfg.alert_retry.initial, cfg.alert_retry.max, cfg.alert_retry.attempts) == (10.0, 600.0, 4)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("alerts: {webhooks: [{url: 'ftp://x'}]}\n", "alerts.webhooks[0].url: must be an http(s) URL"),
+    ("alerts: {webhooks: [{url: 'http://x', headers: {A: '$DRIFTD_TEST_UNSET_VAR'}}]}\n",
+     "alerts.webhooks[0].headers.A: environment variable DRIFTD_TEST_UNSET_VAR is not set"),
+    ("alerts: {webhooks: [{url: 'http://x', events: [drift_opend]}]}\n",
+     "alerts.webhooks[0].events[0]: 'drift_opend' is not one of drift_opened, drift_changed, drift_resolved, cycle_failed"),
+    ("alerts: {webhooks: [{name: a, url: 'http://x'}, {name: a, url: 'http://y'}]}\n",
+     "alerts.webhooks: two webhooks have the same name"),
+    ("alerts: {webhooks: [{url: 'http://x', secrt: y}]}\n", "alerts.webhooks[0].secrt: unknown key"),
+    ("alerts: {retry: {attempts: 0}}\n", "alerts.retry.attempts: must be a whole number of at least 1"),
+    ("alerts: {retry: {initial: soon}}\n", "alerts.retry.initial: 'soon' is not a duration"),
+])
+def test_alert_mistakes_name_the_key(text, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(yaml.safe_load(text))
+    assert str(err.value).startswith(message)
 
 
 def test_a_missing_config_file_is_one_clear_error(tmp_path):
