@@ -89,7 +89,8 @@ class CheckOutcome:
         runs = [{"cluster": r.cluster, "source": r.source, "commit": r.commit, "stale": r.stale,
                  "history_rewritten": r.history_rewritten, "verdict": r.verdict.value,
                  "started_at": r.started_at, "finished_at": r.finished_at,
-                 "errors": [e.to_json() for e in r.errors], "notices": r.notices} for r in self.runs]
+                 "errors": [e.to_json() for e in r.errors], "notices": r.notices, "compare": r.compare}
+                for r in self.runs]
         return report_json(self.merged(), self.verdict, {"runs": runs, "errors": self.errors()})
 
 
