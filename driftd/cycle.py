@@ -202,7 +202,11 @@ def _dry_runs(ctx: CycleContext, manifests: list[Manifest], live: list[dict], in
                                         live_by_key[live_key])
         except KubeError as exc:
             if exc.reason == "forbidden":
+                # The whole kind falls back (patch may be granted by name: keep one mode per kind).
                 run.compare_fallback.add(kind)
+                for key in [k for k in view.after_sync if (k.group, k.kind) == kind]:
+                    del view.after_sync[key]
+                    view.conflicts.pop(key, None)
                 run.notices.append(
                     f"compare: server: the dry-run apply of {_label(kind)} on cluster {ctx.source.cluster} was "
                     f"refused (403: the user may not patch {_label(kind)}); {_label(kind)} is compared "

@@ -199,3 +199,13 @@ def test_churn_of_a_dry_run_alone_is_in_sync_even_with_status():
     [obj] = server_diff(GIT, live, ServerView(after_sync={CM_KEY: after})).objects
     assert obj.status is Status.IN_SYNC
     assert load_yaml(GIT)["data"] == {"a": "1"}
+
+
+def test_the_table_names_the_conflicting_manager():
+    from driftd.output import report_table
+    edit = entry("kubectl-edit", "Update", {"f:data": {"f:a": {}}}, "2026-12-03T19:29:34Z")
+    live = live_cm({"a": "2"}, [edit])
+    view = ServerView(after_sync={CM_KEY: after_sync_of(live, a="1")},
+                      conflicts={CM_KEY: [Conflict("kubectl-edit", parse("data.a"), operation="Update")]})
+    text = report_table(server_diff(GIT, live, view))
+    assert "      apply conflicts with: kubectl-edit (Update) at data.a\n" in text
