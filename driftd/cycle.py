@@ -151,7 +151,9 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     problems = [p for p in loaded.problems if p.key is None or (p.key.group, p.key.kind) in listed]
     options = engine_options(cfg)
     history = _history(ctx, snap.commit, run)
-    server = _dry_runs(ctx, compared, live, infos, run) if cfg.compare == "server" else None
+    unusable = {p.key for p in problems if p.key is not None}
+    server = _dry_runs(ctx, [m for m in compared if m.key not in unusable], live, infos, run) \
+        if cfg.compare == "server" else None
     run.compare = {_label(k): "server" if server is not None and k not in run.compare_fallback else "client"
                    for k in sorted({_kind_of(m) for m in compared})}
     result = diff_sets(compared, problems, live, options, history, server)
