@@ -204,6 +204,14 @@ def test_without_webhooks_client_and_server_mode_give_the_same_verdict(control_p
                                     "out-of-band")],
         "TanzuKubernetesCluster/prod-demo01": ["drifted", ("spec.topology.workers.count", "modified", "1", "3",
                                                            "out-of-band")]}
+    # only the server mode knows the 409 of each edited field
+    conflicts = {f"{o['kind']}/{o['name']}": [(c["manager"], c["path"]) for d in o["drifts"]
+                                              for c in d["evidence"].get("conflicts", [])] for o in server["objects"]}
+    assert conflicts == {"ConfigMap/app-config": [],     # a key Git does not declare: no apply conflict
+                         "Deployment/web": [("kubectl-scale", "spec.replicas")],
+                         "Service/web": [("kubectl-edit", "spec.ports[port=80,protocol=TCP].targetPort")],
+                         "TanzuKubernetesCluster/prod-demo01": [("kubectl-edit", "spec.topology.workers.count")]}
+    assert not any("conflicts" in d["evidence"] for o in client["objects"] for d in o["drifts"])
     kube.close()
 
 
