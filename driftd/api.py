@@ -94,7 +94,8 @@ class CheckOutcome:
         runs = [{"cluster": r.cluster, "source": r.source, "commit": r.commit, "stale": r.stale,
                  "history_rewritten": r.history_rewritten, "verdict": r.verdict.value,
                  "started_at": r.started_at, "finished_at": r.finished_at,
-                 "errors": [e.to_json() for e in r.errors], "notices": r.notices} for r in self.runs]
+                 "errors": [e.to_json() for e in r.errors], "notices": r.notices, "compare": r.compare}
+                for r in self.runs]
         extra: dict = {"runs": runs, "errors": self.errors()}
         if self.alerts is not None:
             extra["alerts"] = self.alerts.to_json()

@@ -292,9 +292,11 @@ class _Walker:
 
 
 def compare_object(desired: dict, live: dict, norm: Normalizer,
-                   options: CompareOptions = CompareOptions()) -> Comparison:
-    """Field drifts between one Git object and its live counterpart (both as plain JSON)."""
-    walker = _Walker(norm, live, options)
+                   options: CompareOptions = CompareOptions(), owners_from: dict | None = None) -> Comparison:
+    """Field drifts between one Git object and its live counterpart (both as plain JSON).
+    ``owners_from``: the object whose managedFields and last-applied record say who wrote a live
+    field, when ``live`` has lost them (server mode compares copies without bookkeeping)."""
+    walker = _Walker(norm, owners_from if owners_from is not None else live, options)
     walker.live_root = norm.strip(live)
     walker.walk((), norm.strip(desired), walker.live_root)
     return walker.out

@@ -13,13 +13,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from . import logs
 from .config import Config, SourceConfig, engine_options
-from .engine import DiffResult, diff_sets
+from .engine import DiffResult, diff_sets, match_live
 from .gitsource import GitError, GitSource
 from .history import HistoryEvidence, ObjectHistory, index_path
 from .kubesource import KindInfo, KubeError, KubeSource
-from .model import CycleError, ObjectKey, RunRecord, Status, Verdict, group_of
+from .model import CycleError, ObjectKey, RunRecord, Status, Verdict, group_of, object_key
+from .serverside import Conflict, ServerView, dry_run_body, parse_conflicts
 from .yamlload import Manifest
+
+DRY_RUN_MANAGER = "driftd"
+
+# (cluster, group, kind) whose dry runs were refused (403), already logged by this process: the
+# notice is in every run that falls back, the log line only once.
+_forbidden_logged: set[tuple[str, str, str]] = set()
 
 
 def utcnow() -> str:
@@ -143,7 +151,12 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     problems = [p for p in loaded.problems if p.key is None or (p.key.group, p.key.kind) in listed]
     options = engine_options(cfg)
     history = _history(ctx, snap.commit, run)
-    result = diff_sets(compared, problems, live, options, history)
+    unusable = {p.key for p in problems if p.key is not None}
+    server = _dry_runs(ctx, [m for m in compared if m.key not in unusable], live, infos, run) \
+        if cfg.compare == "server" else None
+    run.compare = {_label(k): "server" if server is not None and k not in run.compare_fallback else "client"
+                   for k in sorted({_kind_of(m) for m in compared})}
+    result = diff_sets(compared, problems, live, options, history, server)
     if history is not None and history.failures:
         run.notices.append(f"Git history partly unreadable ({history.failures[0]}); the drifts it concerns are "
                            "classified from the live objects only")
@@ -167,6 +180,65 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     run.verdict = Verdict.ERROR if run.errors else result.verdict
     run.finished_at = ctx.clock()
     return run, result
+
+
+def _dry_runs(ctx: CycleContext, manifests: list[Manifest], live: list[dict], infos: dict[tuple[str, str], KindInfo],
+              run: RunRecord) -> ServerView:
+    """``compare: server``: server-side apply each Git object that is live, as ``driftd`` with
+    ``dryRun=All`` (docs/config.md). A kind whose dry runs are refused (403: no patch permission) is
+    compared client-side, with one notice; any other failure is an error naming the object, which
+    then gets no verdict. Objects missing live are not dry-run: they stay ``missing``."""
+    view = ServerView()
+    live_by_key = {object_key(o): o for o in live}
+    declared = Counter(m.key for m in manifests)
+    for m in manifests:
+        kind = _kind_of(m)
+        if kind in run.compare_fallback or declared[m.key] > 1:
+            continue   # the kind falls back; a key declared twice is invalid, never compared
+        live_key = match_live(m.key, live_by_key)
+        if live_key is None:
+            continue
+        assert ctx.kube is not None
+        try:
+            after, conflicts = _dry_run(ctx.kube, infos[kind], dry_run_body(m.obj, live_key.namespace),
+                                        live_by_key[live_key])
+        except KubeError as exc:
+            if exc.reason == "forbidden":
+                # The whole kind falls back (patch may be granted by name: keep one mode per kind).
+                run.compare_fallback.add(kind)
+                for key in [k for k in view.after_sync if (k.group, k.kind) == kind]:
+                    del view.after_sync[key]
+                    view.conflicts.pop(key, None)
+                run.notices.append(
+                    f"compare: server: the dry-run apply of {_label(kind)} on cluster {ctx.source.cluster} was "
+                    f"refused (403: the user may not patch {_label(kind)}); {_label(kind)} is compared "
+                    "client-side in this run. Grant patch on it for the server-side comparison")
+                if (ctx.source.cluster, *kind) not in _forbidden_logged:
+                    _forbidden_logged.add((ctx.source.cluster, *kind))
+                    logs.get().warning("server_compare_forbidden", cluster=ctx.source.cluster, kind=_label(kind),
+                                       fallback="client", error=str(exc))
+                continue
+            view.skipped.add(live_key)
+            run.errors.append(CycleError("kube", str(live_key),
+                                         f"compare: server: dry-run apply of {live_key} failed, so its drift is "
+                                         f"not known: {exc}"))
+            continue
+        view.after_sync[live_key] = after
+        if conflicts:
+            view.conflicts[live_key] = conflicts
+    return view
+
+
+def _dry_run(kube: KubeSource, info: KindInfo, body: dict, live_obj: dict) -> tuple[dict, list[Conflict]]:
+    """The object as the server would store it after applying ``body``, and the conflicts a
+    non-forced apply meets (each other manager owning a field Git's apply would change)."""
+    try:
+        return kube.apply(info, body, DRY_RUN_MANAGER, force=False, dry_run=True), []
+    except KubeError as exc:
+        if exc.reason != "conflict":
+            raise
+        conflicts = parse_conflicts(exc.details, live_obj)
+    return kube.apply(info, body, DRY_RUN_MANAGER, force=True, dry_run=True), conflicts
 
 
 def _label(kind: tuple[str, str]) -> str:

@@ -14,6 +14,7 @@ from .compare import compare_object
 from .model import ObjectKey, ObjectResult, Status, Verdict, object_key
 from .normalize import Normalizer
 from .profiles import Rule
+from .serverside import ServerView, compare_after_sync, keep_live_only
 from .yamlload import Manifest, Problem
 
 
@@ -51,7 +52,7 @@ def _source(m: Manifest) -> dict:
     return {"file": m.file, "line": m.line}
 
 
-def _match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey | None:
+def match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey | None:
     if key in live_by_key:
         return key
     if key.namespace is None:
@@ -64,7 +65,10 @@ def _match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey
 
 
 def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict], options: EngineOptions,
-              history: HistoryEvidence | None = None) -> DiffResult:
+              history: HistoryEvidence | None = None, server: ServerView | None = None) -> DiffResult:
+    """``server``: the dry runs of ``compare: server`` (docs/config.md). An object with an after-sync
+    object is compared with it (``driftd.serverside``); one whose dry run failed (``skipped``) gets no
+    verdict; the others are compared client-side."""
     result = DiffResult()
     # compare needs the GitOps managers too: a field they server-side applied is Git's, not the system's
     compare_options = replace(options.classify.compare, gitops_managers=options.classify.gitops_managers)
@@ -79,7 +83,7 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
         detail = {"file": problem.file, "lines": list(problem.lines), "message": problem.message}
         if problem.dup_key:
             detail["key"] = problem.dup_key
-        live_key = _match_live(problem.key, live_by_key)
+        live_key = match_live(problem.key, live_by_key)
         if live_key:
             matched.add(live_key)
         invalid_keys[problem.key] = ObjectResult(problem.key, Status.INVALID, invalid_detail=detail,
@@ -105,18 +109,27 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
         if key in invalid_keys:
             continue
         declared.add(key)
-        live_key = _match_live(key, live_by_key)
+        live_key = match_live(key, live_by_key)
         api_version = manifest.obj.get("apiVersion")
         if live_key is None:
             result.objects.append(ObjectResult(key, Status.MISSING, api_version, source=_source(manifest)))
             continue
         matched.add(live_key)
         declared.add(live_key)
+        if server is not None and live_key in server.skipped:
+            continue   # its dry run failed: an error of the run, neither drift nor in sync
         live_obj = live_by_key[live_key]
         norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules)
-        comparison = compare_object(manifest.obj, live_obj, norm, compare_options)
+        after_sync = server.after_sync.get(live_key) if server is not None else None
+        if after_sync is not None:
+            comparison, live_only = compare_after_sync(manifest.obj, after_sync, live_obj, norm, compare_options,
+                                                       server.conflicts.get(live_key, ()))
+        else:
+            comparison, live_only = compare_object(manifest.obj, live_obj, norm, compare_options), []
         for drift in comparison.drifts:
             classify(drift, live_key, live_obj, norm, options.classify, history)
+        dropped = {id(d) for d in live_only if not keep_live_only(d)}
+        comparison.drifts = [d for d in comparison.drifts if id(d) not in dropped]
         status = Status.DRIFTED if comparison.drifts else Status.IN_SYNC
         result.objects.append(ObjectResult(live_key, status, api_version, comparison.drifts,
                                            source=_source(manifest), notes=comparison.notes))

@@ -93,6 +93,7 @@ class Evidence:
     commit: dict | None = None           # the Git commit whose value the live side still has
     changed_by: dict | None = None       # the Git commit that changed the value since
     blame: dict | None = None            # the Git commit that last set the desired value
+    conflicts: list | None = None        # compare: server: [{manager, path, ...}] of the dry run's 409
     reason: str | None = None            # one sentence a human can act on
 
     def to_json(self) -> dict:
@@ -183,6 +184,8 @@ class RunRecord:
     problems: list[dict] = field(default_factory=list)          # unusable Git documents {file, lines, message}
     notices: list[str] = field(default_factory=list)
     reverted: list[ObjectKey] = field(default_factory=list)     # objects driftd reverted in this run
+    compare: dict[str, str] = field(default_factory=dict)       # kind label -> "client" | "server" used
+    compare_fallback: set[tuple[str, str]] = field(default_factory=set)  # (group, kind) refused dry runs
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

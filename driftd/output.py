@@ -78,6 +78,9 @@ def report_table(result: DiffResult, verdict: Verdict | None = None, show_in_syn
             lines.append(f"      class {d.drift_class.value}" + (f" · {who}" if who else "")
                          + (f" · {ev.reason}" if ev.reason else ""))
             lines += git_evidence_lines(ev.to_json(), "      ")
+            if ev.conflicts:   # compare: server: the dry run's 409
+                lines.append("      apply conflicts with: " + ", ".join(
+                    f"{c['manager']} ({c.get('operation') or 'Apply'}) at {c['path']}" for c in ev.conflicts))
             if d.note:
                 lines.append(f"      note: {d.note}")
         if o.evidence:

@@ -118,7 +118,7 @@ def recent_runs(store: AuditStore, cluster: str | None = None, limit: int | None
     return [{"id": r["id"], "cluster": r["cluster"], "source": r["source"], "started_at": r["started_at"],
              "finished_at": r["finished_at"], "commit": r["git_commit"], "stale": r["stale"],
              "history_rewritten": r["history_rewritten"], "verdict": r["verdict"], "counts": r["counts"],
-             "errors": r["errors"], "problems": r["problems"], "notices": r["notices"]}
+             "errors": r["errors"], "problems": r["problems"], "notices": r["notices"], "compare": r["compare"]}
             for r in store.runs(limit=limit, cluster=cluster)]
 
 

@@ -145,6 +145,13 @@ _SCHEMA_003 = (
 )
 
 
+@migrations()
+def m004_run_compare_modes(db: Database) -> None:
+    """Which comparison each kind got in a run: ``{"ConfigMap": "server", ...}`` (``compare: server``
+    falls back to ``client`` for a kind whose dry runs are refused)."""
+    db.execute("ALTER TABLE runs ADD COLUMN compare TEXT NOT NULL DEFAULT '{}'")
+
+
 _SCHEMA_001 = (
     """CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -447,7 +454,7 @@ class AuditStore:
                 "stale": int(run.stale), "history_rewritten": int(run.history_rewritten),
                 "verdict": Verdict(run.verdict).value, "counts": _dumps(run.counts()),
                 "errors": _dumps([e.to_json() for e in run.errors]), "problems": _dumps(run.problems),
-                "notices": _dumps(run.notices)})
+                "notices": _dumps(run.notices), "compare": _dumps(run.compare)})
             cyc = _Cycle(run, run_id, at, frozenset(tuple(e.kind) for e in run.errors if e.kind),
                          frozenset(tuple(k) for k in run.watched))
             self._record_snapshots(cyc)
@@ -799,7 +806,7 @@ class AuditStore:
         with self._guard("read runs"):
             rows = list(self.db.query(sql, args))
         for r in rows:
-            for column in ("counts", "errors", "problems", "notices"):
+            for column in ("counts", "errors", "problems", "notices", "compare"):
                 r[column] = json.loads(r[column])
             r["stale"], r["history_rewritten"] = bool(r["stale"]), bool(r["history_rewritten"])
         return rows

@@ -218,16 +218,24 @@ def test_an_older_database_is_upgraded_in_place_and_keeps_its_outbox(tmp_path):
     path = tmp_path / "old.db"
     db = Database(str(path))
     migrations.apply(db, stop_before="m003_alert_deliveries")
+    # rows as driftd 0.1.0 wrote them, with that version's columns only
+    t = "2026-11-30T10:00:00Z"
+    db.execute("INSERT INTO runs (id, cluster, source, started_at, finished_at, git_commit, verdict) "
+               "VALUES (1, 'prod', 'gitops', ?, ?, 'c1', 'drift')", [t, t])
+    db.execute("INSERT INTO drift_events (id, cluster, source, api_group, kind, namespace, name, status, state, "
+               "opened_at, opened_run, last_seen_at, last_seen_run) VALUES (1, 'prod', 'gitops', "
+               "'run.tanzu.vmware.com', 'TanzuKubernetesCluster', 'ns1', 'tkc-1', 'drifted', 'open', ?, 1, ?, 1)",
+               [t, t])
+    db.execute("INSERT INTO outbox (created_at, event_type, event_id, run_id, payload, next_attempt_at) "
+               "VALUES (?, 'drift_opened', 1, 1, '{\"type\": \"drift_opened\"}', ?)", [t, t])
+    db.conn.commit()
+    before = db.execute("SELECT id, event_type, payload FROM outbox").fetchall()
     db.close()
-    # fill it as driftd 0.1.0 would have, then open it with this version
-    s = AuditStore._connect(str(path), str(path), 10.0, readonly=False)
-    open_drift(s)
-    before = s.db.execute("SELECT id, event_type, payload FROM outbox").fetchall()
-    s.close()
     upgraded = AuditStore.open(str(path))
     assert upgraded.db.execute("SELECT id, event_type, payload FROM outbox").fetchall() == before
     assert {"webhooks", "deliveries"} <= set(upgraded.db.table_names())
     assert upgraded.db.execute("SELECT count(*) FROM drift_events").fetchone()[0] == 1
+    assert upgraded.db.execute("SELECT compare FROM runs").fetchall() == [("{}",)]
     upgraded.close()
 
 

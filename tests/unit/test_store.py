@@ -110,10 +110,10 @@ def test_open_creates_folder_schema_through_migrations_mode_0600_and_wal(tmp_pat
     assert set(TABLES) <= set(s.db.table_names())
     applied = s.db.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
     assert applied == [("driftd", "m001_initial"), ("driftd", "m002_drift_event_evidence"),
-                       ("driftd", "m003_alert_deliveries")]
+                       ("driftd", "m003_alert_deliveries"), ("driftd", "m004_run_compare_modes")]
     s.close()
     again = AuditStore.open(str(path))       # reopening applies nothing twice and keeps the data
-    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
     assert count(again, "runs") == 1
     again.close()
 
