@@ -12,6 +12,7 @@ from .cycle import Cycle, overall_verdict
 from .engine import DiffResult, EngineOptions, diff_sets
 from .model import RunRecord, Verdict
 from .output import report_json
+from .schema import CrdSchemas
 from .store import AuditStore, StoreError
 from .yamlload import LoadResult, load_manifests
 
@@ -44,7 +45,9 @@ def load_path(path: str | Path, default_namespace: str | None = None, relative_t
 
 
 def diff_files(desired: str | Path, live: str | Path, namespace: str | None = None,
-               config_path: str | Path | None = None) -> DiffResult:
+               config_path: str | Path | None = None, crd_paths: tuple[str | Path, ...] = ()) -> DiffResult:
+    """``crd_paths``: CustomResourceDefinition files or folders whose schemas give list keys and
+    free-form values (driftd.schema), as the API server's CRDs do in a cycle."""
     from .config import engine_options, load_config_file
 
     options = engine_options(load_config_file(config_path)) if config_path else engine_options(None)
@@ -52,7 +55,19 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     have = load_path(live)
     if have.problems:
         raise DiffInputError("; ".join(p.describe() for p in have.problems))
-    result = diff_sets(want.manifests, want.problems, [m.obj for m in have.manifests], options)
+    schemas = None
+    if crd_paths:
+        crds = LoadResult()
+        for path in crd_paths:
+            part = load_path(path)
+            crds.manifests += part.manifests
+            crds.problems += part.problems
+        if crds.problems:
+            raise DiffInputError("; ".join(p.describe() for p in crds.problems))
+        schemas = CrdSchemas.from_crds([m.obj for m in crds.manifests])
+        if not len(schemas):
+            raise DiffInputError(f"--crd {', '.join(map(str, crd_paths))}: no CustomResourceDefinition with a schema")
+    result = diff_sets(want.manifests, want.problems, [m.obj for m in have.manifests], options, schemas=schemas)
     result.notices = want.notices + have.notices
     return result
 

@@ -25,9 +25,12 @@ def main() -> None:
 @click.option("--namespace", "-n", default=None, help="Namespace for Git objects that name none.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Take normalization and ignore settings from this config file.")
+@click.option("--crd", "crd_paths", multiple=True, type=click.Path(exists=True),
+              help="CustomResourceDefinition file or folder: its schema's list keys and free-form fields "
+                   "(repeatable; a cycle reads them from the API server).")
 @click.option("--show-in-sync", is_flag=True, help="Also list objects that are in sync (table output).")
 def diff(desired: str, live: str, output: str, namespace: str | None, config_path: str | None,
-         show_in_sync: bool) -> None:
+         crd_paths: tuple[str, ...], show_in_sync: bool) -> None:
     """Compare a Git manifest (file or folder) with live objects (kubectl get -o yaml --show-managed-fields).
 
     Exit 0 in sync, 1 drift, 2 invalid input or error."""
@@ -35,7 +38,7 @@ def diff(desired: str, live: str, output: str, namespace: str | None, config_pat
     from .config import ConfigError
 
     try:
-        result = diff_files(desired, live, namespace=namespace, config_path=config_path)
+        result = diff_files(desired, live, namespace=namespace, config_path=config_path, crd_paths=crd_paths)
     except DiffInputError as exc:
         _fail(str(exc), output)
     except ConfigError as exc:

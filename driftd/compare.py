@@ -156,9 +156,16 @@ class _Walker:
         if desired is _MISSING:
             self._live_only(path, live, in_whole_map)
             return
+        free = bool(path) and self.norm.free_form(path)
         if live is _MISSING:
-            if not is_zero(desired) and prune_empty(desired) not in ({}, []):
+            if free:   # stored exactly as sent: Git's false, 0 or {} is a value the cluster lacks
+                self._add(path, Change.REMOVED, desired, _MISSING)
+            elif not is_zero(desired) and prune_empty(desired) not in ({}, []):
                 self._removed_or_resolved(path, desired)
+            return
+        if free:
+            if not same_json(desired, live):
+                self._walk_free(path, desired, live)
             return
         if path:
             self.resolved.update(self.norm.resolved_in(path))
@@ -179,6 +186,20 @@ class _Walker:
             self._walk_list(path, desired, live)
             return
         if not same_json(desired, live):
+            self._add(path, Change.MODIFIED, desired, live)
+
+    def _walk_free(self, path: Path, desired: object, live: object) -> None:
+        """A free-form value that differs: maps key by key, lists of objects item by item by position
+        (their order is stored as sent), anything else (scalars, lists of scalars) as one modified
+        value with JSON types."""
+        if isinstance(desired, dict) and isinstance(live, dict):
+            for name in list(desired) + [k for k in live if k not in desired]:
+                self.walk(path + (Key(name),), desired.get(name), live.get(name))
+        elif (isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live)
+              and any(isinstance(x, dict) for x in desired + live)):
+            for i, (d, v) in enumerate(zip(desired, live)):
+                self.walk(path + (Index(i),), d, v)
+        else:
             self._add(path, Change.MODIFIED, desired, live)
 
     def _removed_or_resolved(self, path: Path, desired: object) -> None:

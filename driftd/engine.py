@@ -14,6 +14,7 @@ from .compare import compare_object
 from .model import ObjectKey, ObjectResult, Status, Verdict, object_key
 from .normalize import Normalizer
 from .profiles import Rule
+from .schema import CrdSchemas
 from .serverside import ServerView, compare_after_sync, keep_live_only
 from .yamlload import Manifest, Problem
 
@@ -65,10 +66,12 @@ def match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey 
 
 
 def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict], options: EngineOptions,
-              history: HistoryEvidence | None = None, server: ServerView | None = None) -> DiffResult:
+              history: HistoryEvidence | None = None, server: ServerView | None = None,
+              schemas: CrdSchemas | None = None) -> DiffResult:
     """``server``: the dry runs of ``compare: server`` (docs/config.md). An object with an after-sync
     object is compared with it (``driftd.serverside``); one whose dry run failed (``skipped``) gets no
-    verdict; the others are compared client-side."""
+    verdict; the others are compared client-side. ``schemas``: the CRDs' structural schemas (list
+    keys, free-form values; ``driftd.schema``), where they could be read."""
     result = DiffResult()
     # compare needs the GitOps managers too: a field they server-side applied is Git's, not the system's
     compare_options = replace(options.classify.compare, gitops_managers=options.classify.gitops_managers)
@@ -119,7 +122,9 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
         if server is not None and live_key in server.skipped:
             continue   # its dry run failed: an error of the run, neither drift nor in sync
         live_obj = live_by_key[live_key]
-        norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules)
+        schema = schemas.hints(live_key.group, live_key.kind, live_obj.get("apiVersion")) if schemas else None
+        norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules,
+                                     schema)
         after_sync = server.after_sync.get(live_key) if server is not None else None
         if after_sync is not None:
             comparison, live_only = compare_after_sync(manifest.obj, after_sync, live_obj, norm, compare_options,

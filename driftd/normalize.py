@@ -18,6 +18,7 @@ from .model import ObjectKey
 from .paths import Key, Path, Pattern, get
 from .profiles import Rule, RuleSet
 from .quantity import same_quantity
+from .schema import SchemaHints
 
 AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
 AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
@@ -66,17 +67,18 @@ class Normalizer:
     rules: RuleSet
     conditions: set[str] = field(default_factory=set)
     disabled: frozenset[str] = frozenset()
+    schema: SchemaHints | None = None   # the CRD's structural schema, when driftd could read it
 
     @classmethod
     def for_object(cls, rules: list[Rule], key: ObjectKey, desired: dict | None, live: dict | None,
-                   disabled: frozenset[str] = frozenset()) -> "Normalizer":
+                   disabled: frozenset[str] = frozenset(), schema: SchemaHints | None = None) -> "Normalizer":
         active = [r for r in rules if r.name not in disabled]
         conditions = set()
         for side in (desired, live):
             ann = _annotations(side)
             if AUTOSCALER_MIN in ann and AUTOSCALER_MAX in ann:
                 conditions.add("autoscaler-annotations")
-        return cls(key, RuleSet.for_object(active, key), conditions, disabled)
+        return cls(key, RuleSet.for_object(active, key), conditions, disabled, schema)
 
     # -- questions compare asks ----------------------------------------------------------------------
 
@@ -144,8 +146,18 @@ class Normalizer:
         return None
 
     def list_keys(self, path: Path) -> tuple[tuple[str, ...], dict] | None:
+        """A profile's keys for the list at ``path``, else the CRD schema's list-map-keys."""
         rule = self._first("list-keys", path)
-        return (rule.keys, dict(rule.defaults)) if rule else None
+        if rule:
+            return rule.keys, dict(rule.defaults)
+        keys = self.schema.list_keys(path) if self.schema else None
+        return (keys, {}) if keys else None
+
+    def free_form(self, path: Path) -> bool:
+        """A value compared exactly: free-form in the CRD schema, or under a ``free-form`` rule."""
+        if self.schema is not None and self.schema.free_form(path):
+            return True
+        return any(self._first("free-form", path[:n]) is not None for n in range(len(path), 0, -1))
 
     def whole_map(self, path: Path) -> bool:
         return self._first("whole-map", path) is not None

@@ -15,6 +15,8 @@ Actions:
 * ``whole-map``     Git declares the whole map: a key only in live is drift
 * ``list-keys``     list items matched by ``keys`` (``defaults`` fill a key the item leaves out)
 * ``note``          drift under these paths carries ``note`` (e.g. immutable templates)
+* ``free-form``     values under these paths are compared exactly, as the CRD schema's
+                    ``x-kubernetes-preserve-unknown-fields`` makes the server store them
 
 Rules can be listed and explained (``driftd profiles``) and switched off by name in the config.
 Config ``ignore`` entries become rules of their own. This module only loads and selects rules.
@@ -29,7 +31,7 @@ from ..model import ObjectKey
 from ..paths import Path, Pattern, parse, render
 from ..yamlload import load_yaml
 
-ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "note")
+ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "note", "free-form")
 COMPARATORS = ("quantity", "version", "tkr-version", "int-or-string")
 CONDITIONS = ("autoscaler-annotations",)
 PROFILE_FILES = ("core.yaml", "tkc.yaml", "capi.yaml")

@@ -8,16 +8,21 @@ import textwrap
 from driftd.config import engine_options, parse_config
 from driftd.engine import DiffResult, diff_sets
 from driftd.model import FieldDrift, ObjectResult
+from driftd.schema import CrdSchemas
 from driftd.yamlload import load_manifests, load_yaml
 
 
-def diff(desired: str, live: str, config: str | None = None, namespace: str | None = None) -> DiffResult:
-    """Diff Git text against live text (either may hold several documents or a `kind: List`)."""
+def diff(desired: str, live: str, config: str | None = None, namespace: str | None = None,
+         crds: str | None = None) -> DiffResult:
+    """Diff Git text against live text (either may hold several documents or a `kind: List`);
+    ``crds``: CustomResourceDefinition documents whose schemas the engine uses."""
     want = load_manifests(textwrap.dedent(desired), "git.yaml", namespace)
     have = load_manifests(textwrap.dedent(live), "live.yaml")
     assert not have.problems, [p.describe() for p in have.problems]
     options = engine_options(parse_config(load_yaml(textwrap.dedent(config))) if config else None)
-    result = diff_sets(want.manifests, want.problems, [m.obj for m in have.manifests], options)
+    schemas = CrdSchemas.from_crds([m.obj for m in load_manifests(textwrap.dedent(crds), "crds.yaml").manifests]) \
+        if crds else None
+    result = diff_sets(want.manifests, want.problems, [m.obj for m in have.manifests], options, schemas=schemas)
     result.notices = want.notices + have.notices
     return result
 

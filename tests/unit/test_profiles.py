@@ -117,6 +117,12 @@ _vars = merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29
     {"name": "vmClass", "value": "small"}, {"name": "storageClass", "value": "gold"}]}}})
 _np = ["spec", "topology", "nodePools"]
 
+
+def _proxy(value: dict) -> dict:
+    return merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3", "variables": [
+        {"name": "proxy", "value": value}]}}})
+
+
 EXAMPLES: dict[str, Example] = {
     "server-metadata": Example(merged(CM, {"metadata": {"uid": "git-uid"}}), merged(CM, {"metadata": {"uid": "live-uid"}}),
                                [], [("metadata.uid", "modified")]),
@@ -215,6 +221,9 @@ EXAMPLES: dict[str, Example] = {
     "capi-topology-variables-key": Example(
         _vars, _swap(_vars, "spec", "topology", "variables"), [], [],
         why_same="items that all have a name are keyed by it anyway; the rule states it for Cluster topologies"),
+    "capi-topology-variable-values": Example(
+        _proxy({"enabled": False}), _proxy({}),
+        [("spec.topology.variables[name=proxy].value.enabled", "removed")], []),
     "vsphere-machine-template-immutable": Example(
         VSMT, merged(VSMT, {"spec": {"template": {"spec": {"numCPUs": 8}}}}),
         [("spec.template.spec.numCPUs", "modified")], [("spec.template.spec.numCPUs", "modified")], note_on=True),
