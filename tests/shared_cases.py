@@ -26,3 +26,25 @@ def case_params():
 
 def expected(case: Path) -> dict:
     return json.loads((case / "expected.json").read_text())
+
+
+def case_dir(name: str) -> Path:
+    """The folder of one handed case; skips (with the reason) when ../shared is absent."""
+    path = CASES_DIR / name
+    if not (path / "expected.json").is_file():
+        pytest.skip(f"no shared case {name} at {CASES_DIR} (only the project's own checkout layout has them)")
+    return path
+
+
+def check_case():
+    """``check(expected, reported) -> failures`` of ../shared/tools/check_case.py: the cases' own
+    matching rules, used as they are; skips when ../shared is absent."""
+    import importlib.util
+
+    path = CASES_DIR.parent / "tools" / "check_case.py"
+    if not path.is_file():
+        pytest.skip(f"no case checker at {path} (only the project's own checkout layout has it)")
+    spec = importlib.util.spec_from_file_location("shared_check_case", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.check

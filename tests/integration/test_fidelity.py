@@ -1,0 +1,204 @@
+"""Verdict fidelity on the real control plane: the API server fills values the way a Supervisor does
+(a TKR-resolver-like mutating admission webhook served over HTTPS by this process, CRD
+structural-schema defaults, built-in defaulting and allocation), a cycle right after a sync says
+in-sync, and a person's edit is exactly the drift it made, with its manager.
+
+The handed cases of ../shared/cases are replayed here where their kinds exist on this server
+(``REPLAYED``): ``desired.yaml`` is applied the way the case says (``argocd-controller`` server-side
+apply), the live change is made by whoever made it in the case, a cycle runs through a real Git
+repository, and the report must pass the cases' own matching rules (``check_case.py``). Each replayed
+kind has variants that are not the handed inputs. ``OFFLINE_ONLY`` says why the rest cannot be
+reproduced here (they stay covered by ``driftd diff`` in tests/unit/test_shared_cases.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from driftd.envtest.crds import install_crds
+from driftd.envtest.webhooks import TKR_LABEL, TKR_RESOLVER_RULES, tkr_resolver
+from tests.integration.fidelity import (GITOPS, PERSON, GitSync, apply_as_gitops, client_side_apply, connect,
+                                        delete_mutating_webhook, edit, fresh, info_of, label_namespace, objects_of,
+                                        owners, register_mutating_webhook, renamed_expected, wait_until_mutated)
+from tests.shared_cases import case_dir, check_case, expected
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = (REPO / "config" / "examples" / "prod" / "tkc-prod-demo01.yaml").read_text()
+TKC = ("run.tanzu.vmware.com", "TanzuKubernetesCluster")
+CAPI = "cluster.x-k8s.io"
+RESOLVER_LABEL = ("driftd.envtest/tkr-resolver", "on")
+RESOLVER_PATH = "/mutate/tkr-resolver"
+
+OFFLINE_ONLY = {
+    "03-capi-machinedeployment-defaults-autoscaler":
+        "needs Cluster API's MachineDeployment defaulting webhook (labels on object/selector/template, the "
+        "'v' version prefix, replicas from the autoscaler min-size); this server has only the schema defaults "
+        "of tests/crds, replayed in test_machinedeployment_schema_defaults_* instead",
+    "04-capi-kcp-defaults-one-real-drift":
+        "needs Cluster API's KubeadmControlPlane webhook (format, imagePullPolicy, the empty structs a Go "
+        "re-encoding adds under kubeadmConfigSpec); the rolloutStrategy schema default is replayed in "
+        "test_kcp_rollout_strategy_schema_default_*",
+}
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+@pytest.fixture
+def kube(control_plane):
+    source = connect(control_plane)
+    yield source
+    source.close()
+
+
+@pytest.fixture(scope="module")
+def tkr_resolver_webhook(control_plane):
+    """The TKR resolver registered for namespaces labelled ``RESOLVER_LABEL`` (other tests' namespaces
+    never see it)."""
+    source = connect(control_plane)
+    name = fresh("tkr-resolver")
+    register_mutating_webhook(source, control_plane.webhooks, name, RESOLVER_PATH, tkr_resolver,
+                              TKR_RESOLVER_RULES, RESOLVER_LABEL)
+    try:
+        yield name
+    finally:
+        delete_mutating_webhook(source, control_plane.webhooks, name, RESOLVER_PATH)
+        source.close()
+
+
+@pytest.fixture
+def supervisor_ns(kube, namespace, tkr_resolver_webhook):
+    """A namespace where TanzuKubernetesClusters are filled by the TKR resolver."""
+    label_namespace(kube, namespace, RESOLVER_LABEL)
+    probe = seed_in(namespace, "probe")
+    wait_until_mutated(kube, objects_of(probe)[0],
+                       lambda o: TKR_LABEL in (o["metadata"].get("labels") or {}), "the TKR resolver webhook")
+    return namespace
+
+
+def seed_in(namespace: str, name: str = "prod-demo01") -> str:
+    return SEED.replace("namespace: prod", f"namespace: {namespace}").replace("name: prod-demo01", f"name: {name}")
+
+
+def sync(tmp_path: Path, control_plane, namespace: str, watch=(TKC,)) -> GitSync:
+    return GitSync(tmp_path, control_plane.kubeconfig, namespace, tuple(watch))
+
+
+def only_object(report: dict) -> dict:
+    [obj] = report["objects"]
+    return obj
+
+
+def assert_one_drift(report: dict, path: str, change: str, desired, live, manager: str = PERSON,
+                     cls: str = "out-of-band") -> dict:
+    assert report["verdict"] == "drift", report
+    obj = only_object(report)
+    assert obj["status"] == "drifted"
+    assert [d["path"] for d in obj["drifts"]] == [path], obj["drifts"]
+    [drift] = obj["drifts"]
+    assert (drift["change"], drift["desired"], drift["live"]) == (change, desired, live)
+    assert type(drift["live"]) is type(live) and type(drift["desired"]) is type(desired)
+    assert drift["class"] == cls, drift["evidence"]
+    assert drift["evidence"].get("manager") == manager, drift["evidence"]
+    if manager is not None:
+        assert drift["evidence"]["operation"] == "Update"
+    return drift
+
+
+def assert_in_sync(code: int, report: dict) -> None:
+    assert (code, report["verdict"]) == (0, "in-sync"), json.dumps(report["objects"], indent=1)
+    assert all(o["status"] in ("in-sync", "generated") for o in report["objects"]), report["objects"]
+
+
+# ----------------------------------------------------------------------------- 1. TKR resolver
+
+def test_resolver_fills_the_seed_and_owns_nothing(kube, supervisor_ns):
+    [tkc] = objects_of(seed_in(supervisor_ns))
+    live = apply_as_gitops(kube, tkc)
+    assert live["spec"]["distribution"] == {"version": "1.21.6", "fullVersion": "v1.21.6+vmware.1-tkg.1.b3d708a"}
+    assert live["spec"]["settings"]["network"]["serviceDomain"] == "cluster.local"
+    assert live["metadata"]["labels"] == {TKR_LABEL: "v1.21.6---vmware.1-tkg.1.b3d708a"}
+    # values a mutating webhook adds are owned by no manager, Apply and Update alike
+    assert owners(live, "spec", "distribution", "fullVersion") == []
+    assert owners(live, "spec", "settings", "network", "serviceDomain") == []
+    assert owners(live, "metadata", "labels", TKR_LABEL) == []
+    assert owners(live, "spec", "settings", "network", "cni", "name") == [GITOPS]
+    after = edit(kube, tkc, lambda o: o["spec"]["topology"]["workers"].update(count=2))
+    assert owners(after, "spec", "distribution", "fullVersion") == []
+    assert owners(after, "metadata", "labels", TKR_LABEL) == []
+
+
+def _set_label(value):
+    return lambda o: o["metadata"]["labels"].update({TKR_LABEL: value})
+
+
+def _set_network(field, value):
+    return lambda o: o["spec"]["settings"]["network"].update({field: value})
+
+
+PERSON_EDITS = [
+    pytest.param(_set_network("cni", {"name": "calico"}),
+                 ("spec.settings.network.cni.name", "modified", "antrea", "calico"), id="cni-declared-in-git"),
+    pytest.param(_set_label("v1.22.9---vmware.1-tkg.1.cc71bc8"),
+                 (f'metadata.labels["{TKR_LABEL}"]', "added", None, "v1.22.9---vmware.1-tkg.1.cc71bc8"),
+                 id="tkr-label-filled-by-webhook"),
+    pytest.param(_set_network("serviceDomain", "corp.local"),
+                 ("spec.settings.network.serviceDomain", "added", None, "corp.local"),
+                 id="service-domain-filled-by-webhook"),
+    pytest.param(lambda o: o["spec"]["topology"]["workers"].update(count=3),
+                 ("spec.topology.workers.count", "modified", 1, 3), id="workers-count"),
+    pytest.param(lambda o: o["spec"]["topology"]["workers"].update({"class": "best-effort-xlarge"}),
+                 ("spec.topology.workers.class", "modified", "best-effort-large", "best-effort-xlarge"),
+                 id="workers-class"),
+]
+
+
+@pytest.mark.parametrize("change,want", PERSON_EDITS)
+def test_seed_synced_through_git_is_in_sync_then_a_persons_edit_is_exactly_that_drift(
+        control_plane, kube, supervisor_ns, tmp_path, change, want):
+    git = sync(tmp_path, control_plane, supervisor_ns)
+    git.commit({"tkc-prod-demo01.yaml": seed_in(supervisor_ns)})
+    [tkc] = objects_of(seed_in(supervisor_ns))
+    apply_as_gitops(kube, tkc)
+    assert_in_sync(*git.cycle())
+
+    edit(kube, tkc, change)
+    code, report = git.cycle()
+    assert code == 1
+    path, change_kind, desired, live = want
+    assert_one_drift(report, path, change_kind, desired, live)
+
+    # the next sync (Argo CD re-applies Git) puts back what Git declares; what Git leaves to the
+    # resolver stays the person's value and stays reported
+    apply_as_gitops(kube, tkc)
+    code, report = git.cycle()
+    if change_kind == "modified":
+        assert_in_sync(code, report)
+    else:
+        assert code == 1
+        assert_one_drift(report, path, change_kind, desired, live)
+
+
+def test_git_version_bump_not_synced_is_git_ahead_then_resolved_again(control_plane, kube, supervisor_ns, tmp_path):
+    """Git moves to 1.22.9; until the sync the live release is the old one (git-ahead); the sync makes
+    the resolver resolve the new version, and the cycle is in sync again."""
+    git = sync(tmp_path, control_plane, supervisor_ns)
+    git.commit({"tkc-prod-demo01.yaml": seed_in(supervisor_ns)})
+    [tkc] = objects_of(seed_in(supervisor_ns))
+    apply_as_gitops(kube, tkc)
+    bumped = seed_in(supervisor_ns).replace("version: 1.21.6", "version: 1.22.9")
+    git.commit({"tkc-prod-demo01.yaml": bumped}, "upgrade to 1.22.9")
+    code, report = git.cycle()
+    assert code == 1
+    obj = only_object(report)
+    [drift] = obj["drifts"]
+    assert (drift["path"], drift["desired"], drift["live"]) == ("spec.distribution.version", "1.22.9", "1.21.6")
+    assert drift["class"] == "git-ahead", drift["evidence"]
+
+    live = apply_as_gitops(kube, objects_of(bumped)[0])
+    assert live["spec"]["distribution"]["fullVersion"] == "v1.22.9+vmware.1-tkg.1.cc71bc8"
+    assert_in_sync(*git.cycle())
