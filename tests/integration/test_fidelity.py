@@ -202,3 +202,109 @@ def test_git_version_bump_not_synced_is_git_ahead_then_resolved_again(control_pl
     live = apply_as_gitops(kube, objects_of(bumped)[0])
     assert live["spec"]["distribution"]["fullVersion"] == "v1.22.9+vmware.1-tkg.1.cc71bc8"
     assert_in_sync(*git.cycle())
+
+
+# ----------------------------------------------------------------------------- 2. CRD schema defaults
+
+def machine_deployment(namespace: str, name: str, extra_spec: str = "") -> str:
+    return f"""\
+apiVersion: cluster.x-k8s.io/v1beta1
+kind: MachineDeployment
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  clusterName: wl-7
+  replicas: 2
+{extra_spec}  selector:
+    matchLabels: {{cluster.x-k8s.io/cluster-name: wl-7}}
+  template:
+    metadata:
+      labels: {{cluster.x-k8s.io/cluster-name: wl-7}}
+    spec:
+      clusterName: wl-7
+      version: v1.29.4
+      bootstrap:
+        configRef: {{apiVersion: bootstrap.cluster.x-k8s.io/v1beta1, kind: KubeadmConfigTemplate, name: {name}}}
+      infrastructureRef: {{apiVersion: infrastructure.cluster.x-k8s.io/v1beta1, kind: VSphereMachineTemplate, name: wl-7-worker}}
+"""
+
+
+def kubeadm_control_plane(namespace: str, name: str) -> str:
+    return f"""\
+apiVersion: controlplane.cluster.x-k8s.io/v1beta1
+kind: KubeadmControlPlane
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  replicas: 3
+  version: v1.29.4
+  machineTemplate:
+    infrastructureRef: {{apiVersion: infrastructure.cluster.x-k8s.io/v1beta1, kind: VSphereMachineTemplate, name: {name}}}
+  kubeadmConfigSpec:
+    clusterConfiguration:
+      apiServer:
+        extraArgs: {{audit-log-maxage: "30"}}
+"""
+
+
+MD_EDITS = [
+    pytest.param(lambda o: o["spec"]["strategy"]["rollingUpdate"].update(maxSurge=3),
+                 ("spec.strategy.rollingUpdate.maxSurge", 3), id="strategy-max-surge"),
+    pytest.param(lambda o: o["spec"].update(progressDeadlineSeconds=900),
+                 ("spec.progressDeadlineSeconds", 900), id="progress-deadline"),
+    pytest.param(lambda o: o["spec"].update(minReadySeconds=30), ("spec.minReadySeconds", 30), id="min-ready"),
+]
+
+
+@pytest.mark.parametrize("change,want", MD_EDITS)
+def test_machinedeployment_schema_defaults_are_in_sync_and_a_persons_edit_of_one_is_drift(
+        control_plane, kube, namespace, tmp_path, change, want):
+    text = machine_deployment(namespace, "wl-7-md-0")
+    [md] = objects_of(text)
+    git = sync(tmp_path, control_plane, namespace, [(CAPI, "MachineDeployment")])
+    git.commit({"md.yaml": text})
+    live = apply_as_gitops(kube, md)
+    assert (live["spec"]["minReadySeconds"], live["spec"]["revisionHistoryLimit"],
+            live["spec"]["progressDeadlineSeconds"]) == (0, 1, 600)
+    assert live["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert owners(live, "spec", "strategy") == [] and owners(live, "spec", "progressDeadlineSeconds") == []
+    assert_in_sync(*git.cycle())
+
+    edit(kube, md, change)
+    code, report = git.cycle()
+    assert code == 1
+    path, value = want
+    assert_one_drift(report, path, "added", None, value)
+
+
+def test_machinedeployment_default_declared_in_git_then_edited_is_modified(control_plane, kube, namespace, tmp_path):
+    text = machine_deployment(namespace, "wl-7-md-1", "  strategy:\n    rollingUpdate: {maxSurge: 2}\n")
+    [md] = objects_of(text)
+    git = sync(tmp_path, control_plane, namespace, [(CAPI, "MachineDeployment")])
+    git.commit({"md.yaml": text})
+    live = apply_as_gitops(kube, md)
+    # the schema default of the whole strategy is not used once Git gives one; its children's are
+    assert live["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 2
+    assert_in_sync(*git.cycle())
+    edit(kube, md, lambda o: o["spec"]["strategy"]["rollingUpdate"].update(maxSurge=4))
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.strategy.rollingUpdate.maxSurge", "modified", 2, 4)
+
+
+def test_kcp_rollout_strategy_schema_default_is_in_sync_and_a_persons_edit_is_drift(
+        control_plane, kube, namespace, tmp_path):
+    text = kubeadm_control_plane(namespace, "wl-7-cp")
+    [kcp] = objects_of(text)
+    git = sync(tmp_path, control_plane, namespace, [("controlplane.cluster.x-k8s.io", "KubeadmControlPlane")])
+    git.commit({"kcp.yaml": text})
+    live = apply_as_gitops(kube, kcp)
+    assert live["spec"]["rolloutStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}
+    assert_in_sync(*git.cycle())
+
+    edit(kube, kcp, lambda o: o["spec"]["rolloutStrategy"]["rollingUpdate"].update(maxSurge=0))
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.rolloutStrategy.rollingUpdate.maxSurge", "added", None, 0)
