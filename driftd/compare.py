@@ -12,7 +12,8 @@ Argo CD's default diff). So, walking desired (Git) and live together after strip
   declares its map whole (ConfigMap data, case 09), an out-of-band manager (``kubectl-edit``,
   ``kubectl-patch`` ...) last wrote it, or it was applied from Git once and Git has dropped it
   since (it is in kubectl's last-applied record, or a GitOps manager server-side *applied* it:
-  an Apply owns exactly the fields it sent, an Update also owns what the server defaulted).
+  an Apply owns exactly the fields it sent — an empty map it sent is not
+  ownership of the defaults the server fills into it — an Update also owns what the server defaulted).
   Values the server, a webhook or a controller fills where Git is silent are not drift (cases 01,
   03, 04, 07, 11), and neither are empty maps/lists a re-encoding adds; a list item created out
   of band is one drift on the item;
@@ -30,7 +31,7 @@ from fnmatch import fnmatchcase
 
 import json
 
-from .managedfields import ANCESTOR, INSIDE, WHOLE, last_writer
+from .managedfields import ANCESTOR, INSIDE, WHOLE, held_leaf, last_writer
 from .model import Change, Evidence, FieldDrift, Ownership
 from .normalize import Normalizer
 from .paths import Index, Key, Path, Select, get, has, render, select_value
@@ -111,6 +112,7 @@ class _Walker:
         self.norm, self.live_obj, self.options = norm, live_obj, options
         self.applied = last_applied(live_obj)
         self.live_root: dict = {}  # the stripped live object, for rules that read another field
+        self.desired_root: dict = {}  # the stripped Git object, for what Git declares above a live-only field
         # Live fields already compared with the Git field they were resolved from (resolved_in).
         # Desired keys are walked before live-only ones at every level, so a resolved sibling is
         # known here before the walk reaches it.
@@ -237,9 +239,17 @@ class _Walker:
         """Evidence that a live-only value was not filled by the server, a webhook or a controller."""
         if owner is not None and self.options.is_out_of_band(owner.manager):
             return True   # kubectl edit/patch/label ... wrote it
-        if owner is not None and owner.operation == "Apply" and self.options.is_gitops(owner.manager):
+        if owner is not None and owner.operation == "Apply" and self.options.is_gitops(owner.manager) \
+                and not self._applied_empty(path, owner):
             return True   # server-side applied from Git once: an Apply owns only what it sent
         return self.applied is not None and has(self.applied, path)   # kubectl-applied from Git once
+
+    def _applied_empty(self, path: Path, owner: Ownership) -> bool:
+        """The applier holds ``path`` only through an ancestor leaf that Git declares as an empty map:
+        it sent ``{}`` there and owns that, not what the server defaulted into it since (a CRD schema
+        default under ``operator: {}``). An atomic map Git declares with keys stays Git's whole."""
+        leaf = held_leaf(self.live_obj, path, owner)
+        return leaf is not None and get(self.desired_root, leaf) == {}
 
     def _walk_list(self, path: Path, desired: list, live: list) -> None:
         if not any(isinstance(x, dict) for x in desired + live):
@@ -296,5 +306,6 @@ def compare_object(desired: dict, live: dict, norm: Normalizer,
     """Field drifts between one Git object and its live counterpart (both as plain JSON)."""
     walker = _Walker(norm, live, options)
     walker.live_root = norm.strip(live)
-    walker.walk((), norm.strip(desired), walker.live_root)
+    walker.desired_root = norm.strip(desired)
+    walker.walk((), walker.desired_root, walker.live_root)
     return walker.out

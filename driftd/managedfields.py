@@ -48,19 +48,40 @@ INSIDE = "inside"      # only some fields inside the path
 ANY = (ANCESTOR, WHOLE, INSIDE)
 
 
-def ownership(tree: dict, path: Path, live: object) -> str | None:
-    """How this FieldsV1 tree holds ``path`` of ``live``: ANCESTOR, WHOLE, INSIDE or None."""
+def _hold(tree: dict, path: Path, live: object) -> tuple[str | None, int]:
+    """(how this FieldsV1 tree holds ``path``, the depth of the leaf for ANCESTOR)."""
     node, cur = tree, live
     for depth, seg in enumerate(path):
         if depth and not any(k != "." for k in node):
-            return ANCESTOR  # a leaf above the path: the manager owns the whole subtree (atomic)
+            return ANCESTOR, depth  # a leaf above the path: the manager owns the whole subtree (atomic)
         item = cur[seg.position] if isinstance(seg, Index) and isinstance(cur, list) \
             and seg.position < len(cur) else None
         node = _child(node, seg, item)
         if not isinstance(node, dict):
-            return None
+            return None, 0
         cur = get(cur, (seg,))
-    return WHOLE if not node or "." in node else INSIDE
+    return (WHOLE if not node or "." in node else INSIDE), len(path)
+
+
+def ownership(tree: dict, path: Path, live: object) -> str | None:
+    """How this FieldsV1 tree holds ``path`` of ``live``: ANCESTOR, WHOLE, INSIDE or None."""
+    return _hold(tree, path, live)[0]
+
+
+def held_leaf(obj: dict, path: Path, owner: Ownership) -> Path | None:
+    """The ancestor of ``path`` that ``owner``'s managedFields entry holds as a leaf (ANCESTOR), or None.
+
+    A leaf is ambiguous in FieldsV1: an atomic map or list owned as one value, or a map the manager
+    sent empty (``operator: {}``) that the server filled later (schema defaults): the caller decides."""
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        if not isinstance(entry, dict) or (str(entry.get("manager", "")), str(entry.get("operation", "")),
+                                           entry.get("time"), entry.get("subresource")) != \
+                (owner.manager, owner.operation, owner.time, owner.subresource):
+            continue
+        mode, depth = _hold(entry.get("fieldsV1") or {}, path, obj)
+        if mode == ANCESTOR:
+            return path[:depth]
+    return None
 
 
 def owners(obj: dict, path: Path, modes: tuple[str, ...] = ANY) -> list[Ownership]:
