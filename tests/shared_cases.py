@@ -7,7 +7,22 @@ from pathlib import Path
 
 import pytest
 
-CASES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "cases"
+import os
+
+
+def _find_cases() -> Path:
+    """``$DRIFTD_SHARED_DIR/cases``, else the nearest ``shared/cases`` beside the checkout or one of its
+    parents (/work/main -> /work/shared; a worktree /work/wt/NAME -> /work/shared too)."""
+    if os.environ.get("DRIFTD_SHARED_DIR"):
+        return Path(os.environ["DRIFTD_SHARED_DIR"]) / "cases"
+    checkout = Path(__file__).resolve().parents[1]
+    for parent in checkout.parents:
+        if (parent / "shared" / "cases").is_dir():
+            return parent / "shared" / "cases"
+    return checkout.parent / "shared" / "cases"
+
+
+CASES_DIR = _find_cases()
 
 
 def case_dirs() -> list[Path]:
