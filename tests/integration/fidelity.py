@@ -45,7 +45,7 @@ class GitSync:
             f"clusters:\n  - {{name: supervisor, kubeconfig: {self.kubeconfig}, timeout: 10s}}\n"
             f"sources:\n  - {{name: prod, repo: {self.repo}, branch: main, paths: [prod], cluster: supervisor,"
             f" namespace: {self.namespace}}}\n"
-            f"watch:\n{watch}")
+            f"watch:{chr(10) + watch if watch else ' []' + chr(10)}")
 
     def commit(self, files: dict[str, str], message: str = "sync") -> str:
         for name, text in files.items():

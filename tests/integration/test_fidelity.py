@@ -308,3 +308,307 @@ def test_kcp_rollout_strategy_schema_default_is_in_sync_and_a_persons_edit_is_dr
     code, report = git.cycle()
     assert code == 1
     assert_one_drift(report, "spec.rolloutStrategy.rollingUpdate.maxSurge", "added", None, 0)
+
+
+# ----------------------------------------------------------------------------- 3. the handed cases, replayed
+
+ACCEL_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: acceleratorpolicies.accel.example.com}
+spec:
+  group: accel.example.com
+  scope: Cluster
+  names: {plural: acceleratorpolicies, singular: acceleratorpolicy, kind: AcceleratorPolicy, listKind: AcceleratorPolicyList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              cdi:
+                type: object
+                properties:
+                  enabled: {type: boolean}
+                  default: {type: boolean, default: false}
+              driver:
+                type: object
+                properties:
+                  enabled: {type: boolean}
+                  version: {type: string}
+                  upgradePolicy:
+                    type: object
+                    default: {}
+                    properties:
+                      autoUpgrade: {type: boolean, default: true}
+                      maxParallelUpgrades: {type: integer, default: 1}
+              operator:
+                type: object
+                properties:
+                  defaultRuntime: {type: string}
+                  runtimeClass: {type: string, default: accel}
+              toolkit:
+                type: object
+                properties:
+                  enabled: {type: boolean}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+APPBUNDLE_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: appbundles.platform.example.com}
+spec:
+  group: platform.example.com
+  scope: Namespaced
+  names: {plural: appbundles, singular: appbundle, kind: AppBundle, listKind: AppBundleList}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+@pytest.fixture(scope="module")
+def case_crds(control_plane, tmp_path_factory):
+    """The CRDs that cases 07 and 08 describe (expected.md), installed once."""
+    folder = tmp_path_factory.mktemp("case-crds")
+    (folder / "accel.yaml").write_text(ACCEL_CRD)
+    (folder / "appbundle.yaml").write_text(APPBUNDLE_CRD)
+    return install_crds(control_plane.kubeconfig, folder)
+
+
+def replay(case: str, control_plane, kube, tmp_path: Path, subs: dict[str, str], write=apply_as_gitops,
+           live_change=None, watch=(), git_ns: str | None = None, desired_text: str | None = None):
+    """Replay one handed case: its desired.yaml in Git and written to the server by ``write``, the
+    case's live change made by ``live_change(kube, objects)``, one cycle, and the report checked with
+    the cases' own rules. ``subs``: names (namespaces first) replaced by fresh ones."""
+    folder = case_dir(case)
+    text = desired_text if desired_text is not None else (folder / "desired.yaml").read_text()
+    for old, new in subs.items():
+        text = text.replace(f"namespace: {old}\n", f"namespace: {new}\n").replace(f"name: {old}\n", f"name: {new}\n")
+    namespace = git_ns or next(iter(subs.values()))
+    git = GitSync(tmp_path, control_plane.kubeconfig, namespace, tuple(watch))
+    git.commit({"desired.yaml": text})
+    objs = objects_of(text, namespace=namespace) if write is not None else []
+    for obj in objs:
+        write(kube, obj)
+    if live_change is not None:
+        live_change(kube, objs)
+    code, report = git.cycle()
+    want = renamed_expected(expected(folder), subs)
+    assert check_case()(want, report) == [], json.dumps(report["objects"], indent=1)
+    assert code == {"in-sync": 0, "drift": 1, "invalid": 2}[want["verdict"]]
+    return report
+
+
+def _controller_finalizer(kube, obj):
+    edit(kube, obj, lambda o: o["metadata"].setdefault("finalizers", []).append(
+        "tanzukubernetescluster.run.tanzu.vmware.com"), manager="manager")
+
+
+def _pool(name, **fields):
+    def change(o):
+        [pool] = [p for p in o["spec"]["topology"]["nodePools"] if p["name"] == name]
+        pool.update(fields)
+    return change
+
+
+def test_case_01_tkc_server_populated_fields_replayed(control_plane, kube, supervisor_ns, tmp_path):
+    def happened(kube, objs):
+        [tkc] = objs
+        _controller_finalizer(kube, tkc)
+        edit(kube, tkc, _pool("np-1", replicas=5))
+
+    report = replay("01-tkc-server-populated-fields", control_plane, kube, tmp_path, {"team-a": supervisor_ns},
+                    live_change=happened, watch=[TKC])
+    [drift] = only_object(report)["drifts"]
+    assert (drift["class"], drift["evidence"]["manager"]) == ("out-of-band", PERSON)
+    live = kube.get(kube.kind_info(*TKC, "v1alpha2"), supervisor_ns, "tkc-app-01")
+    assert live["spec"]["distribution"] == {"fullVersion": "v1.23.8+vmware.3-tkg.1", "version": ""}
+    assert live["spec"]["settings"]["network"]["pods"] == {"cidrBlocks": ["192.168.0.0/16"]}
+
+
+TKC_V1A3 = """\
+apiVersion: run.tanzu.vmware.com/v1alpha3
+kind: TanzuKubernetesCluster
+metadata:
+  name: {name}
+  namespace: {namespace}
+  labels: {{team: payments}}
+spec:
+  topology:
+    controlPlane:
+      replicas: 1
+      vmClass: guaranteed-small
+      storageClass: gold
+      tkr: {{reference: {{name: v1.26.5---vmware.2-fips.1-tkg.1}}}}
+    nodePools:
+    - name: np-a
+      replicas: 2
+      vmClass: guaranteed-large
+      storageClass: gold
+    - name: np-b
+      replicas: 1
+      vmClass: best-effort-small
+      storageClass: gold
+      volumes:
+      - {{name: containerd, mountPath: /var/lib/containerd, capacity: {{storage: 64Gi}}}}
+  settings:
+    network:
+      cni: {{name: antrea}}
+"""
+
+TKC_VARIANTS = [
+    pytest.param(_pool("np-b", vmClass="best-effort-xlarge"),
+                 ("spec.topology.nodePools[name=np-b].vmClass", "modified", "best-effort-small", "best-effort-xlarge"),
+                 id="pool-vmclass"),
+    pytest.param(_pool("np-a", replicas=4), ("spec.topology.nodePools[name=np-a].replicas", "modified", 2, 4),
+                 id="pool-replicas"),
+    pytest.param(lambda o: o["spec"]["settings"]["network"].update(pods={"cidrBlocks": ["10.10.0.0/16"]}),
+                 ("spec.settings.network.pods.cidrBlocks", "added", None, ["10.10.0.0/16"]), id="filled-pod-cidr"),
+    pytest.param(lambda o: o["spec"]["distribution"].update(fullVersion="v1.26.5+vmware.2-fips.1-tkg.2"),
+                 ("spec.distribution.fullVersion", "added", None, "v1.26.5+vmware.2-fips.1-tkg.2"),
+                 id="filled-full-version"),
+]
+
+
+@pytest.mark.parametrize("change,want", TKC_VARIANTS)
+def test_tkc_v1alpha3_filled_by_the_resolver_variant(control_plane, kube, supervisor_ns, tmp_path, change, want):
+    """Case 01's fault kind with other names, version and pools: filled fields are not drift; a
+    person's edit (of a Git field or of a filled one) is exactly that drift."""
+    text = TKC_V1A3.format(name="tkc-pay-02", namespace=supervisor_ns)
+    git = sync(tmp_path, control_plane, supervisor_ns)
+    git.commit({"tkc.yaml": text})
+    [tkc] = objects_of(text)
+    live = apply_as_gitops(kube, tkc)
+    assert live["spec"]["distribution"]["fullVersion"] == "v1.26.5+vmware.2-fips.1-tkg.1"
+    assert live["metadata"]["labels"] == {"team": "payments", TKR_LABEL: "v1.26.5---vmware.2-fips.1-tkg.1"}
+    _controller_finalizer(kube, tkc)
+    assert_in_sync(*git.cycle())
+    edit(kube, tkc, change)
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, *want)
+
+
+def _patch_container(kube, obj, container, path, value, manager="kubectl-patch"):
+    info = info_of(kube, obj)
+    live = kube.get(info, obj["metadata"]["namespace"], obj["metadata"]["name"])
+    names = [c["name"] for c in live["spec"]["template"]["spec"]["containers"]]
+    pointer = f"/spec/template/spec/containers/{names.index(container)}/{path}"
+    kube.json_patch(info, obj["metadata"]["namespace"], obj["metadata"]["name"],
+                    [{"op": "replace", "path": pointer, "value": value}], field_manager=manager)
+
+
+def test_case_06_quantity_canonical_form_replayed(control_plane, kube, namespace, tmp_path):
+    live = replay("06-quantity-canonical-form", control_plane, kube, tmp_path, {"shop": namespace},
+                  live_change=lambda kube, objs: _patch_container(kube, objs[0], "redis", "resources/limits/memory", "1G"))
+    [drift] = only_object(live)["drifts"]
+    assert drift["evidence"]["manager"] == "kubectl-patch"
+
+
+QUANTITY_VARIANT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: quant-web, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: quant-web}}}}
+  template:
+    metadata: {{labels: {{app: quant-web}}}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        resources:
+          requests: {{cpu: 0.25, memory: 1536Mi, ephemeral-storage: 2048Mi}}
+          limits: {{cpu: 2000m, memory: 1.5Gi}}
+      volumes:
+      - name: scratch
+        emptyDir: {{sizeLimit: 0.5Gi}}
+"""
+
+
+def test_quantities_variant_canonical_forms_in_sync_and_another_amount_drifts(control_plane, kube, namespace, tmp_path):
+    text = QUANTITY_VARIANT.format(namespace=namespace)
+    git = sync(tmp_path, control_plane, namespace, [("apps", "Deployment")])
+    git.commit({"web.yaml": text})
+    [dep] = objects_of(text)
+    live = apply_as_gitops(kube, dep)
+    res = live["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert (res["requests"]["cpu"], res["limits"]["cpu"], res["limits"]["memory"]) == ("250m", "2", "1536Mi")
+    assert_in_sync(*git.cycle())
+    _patch_container(kube, dep, "web", "resources/requests/memory", "1536M")
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.template.spec.containers[name=web].resources.requests.memory", "modified",
+                     "1536Mi", "1536M", manager="kubectl-patch")
+
+
+def test_case_07_crd_schema_default_added_replayed(control_plane, kube, namespace, tmp_path, case_crds):
+    name = fresh("cluster-policy")
+    replay("07-crd-schema-default-added", control_plane, kube, tmp_path, {"cluster-policy": name}, git_ns=namespace)
+    live = kube.get(kube.kind_info("accel.example.com", "AcceleratorPolicy", "v1"), None, name)
+    assert live["spec"]["driver"]["upgradePolicy"] == {"autoUpgrade": True, "maxParallelUpgrades": 1}
+    assert (live["spec"]["cdi"]["default"], live["spec"]["operator"]["runtimeClass"]) == (False, "accel")
+
+
+def test_crd_schema_defaults_variant_a_persons_edit_of_a_default_is_drift(control_plane, kube, namespace, tmp_path,
+                                                                            case_crds):
+    name = fresh("edge-policy")
+    text = (f"apiVersion: accel.example.com/v1\nkind: AcceleratorPolicy\nmetadata: {{name: {name}}}\n"
+            "spec:\n  operator: {}\n  driver: {enabled: false}\n  cdi: {enabled: false}\n")
+    git = sync(tmp_path, control_plane, namespace, [])   # cluster-scoped: other tests' policies are not ours
+    git.commit({"policy.yaml": text})
+    [policy] = objects_of(text)
+    apply_as_gitops(kube, policy)
+    assert_in_sync(*git.cycle())
+    edit(kube, policy, lambda o: o["spec"]["driver"]["upgradePolicy"].update(maxParallelUpgrades=4))
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.driver.upgradePolicy.maxParallelUpgrades", "added", None, 4)
+
+
+def test_case_08_preserve_unknown_fields_replayed_git_ahead(control_plane, kube, namespace, tmp_path, case_crds):
+    """The applied revision set 1.2.4 (applied by driftd); Git's next commit (1.2.6) is not applied yet."""
+    folder = case_dir("08-preserve-unknown-fields-false-negative")
+    text = (folder / "desired.yaml").read_text().replace("namespace: shop\n", f"namespace: {namespace}\n")
+    git = GitSync(tmp_path, control_plane.kubeconfig, namespace, ())
+    applied = text.replace("tag: 1.2.6", "tag: 1.2.4")
+    git.commit({"desired.yaml": applied}, "storefront 1.2.4")
+    apply_as_gitops(kube, objects_of(applied)[0], manager="driftd")
+    git.commit({"desired.yaml": text}, "storefront 1.2.6")
+    code, report = git.cycle()
+    want = renamed_expected(expected(folder), {"shop": namespace})
+    assert check_case()(want, report) == [], report["objects"]
+    assert code == 1
+    [drift] = only_object(report)["drifts"]
+    assert drift["class"] == "git-ahead", drift["evidence"]
+    assert drift["evidence"]["changed_by"]["subject"] == "storefront 1.2.6"
+
+
+def test_preserve_unknown_fields_variant_types_compared_exactly(control_plane, kube, namespace, tmp_path, case_crds):
+    text = (f"apiVersion: platform.example.com/v1alpha1\nkind: AppBundle\nmetadata: {{name: checkout, namespace: {namespace}}}\n"
+            "spec:\n  replicas: 3\n  ingress: {tls: true, host: pay.example.internal}\n  limits: {cpu: \"500m\"}\n")
+    git = GitSync(tmp_path, control_plane.kubeconfig, namespace, ())
+    git.commit({"bundle.yaml": text})
+    [bundle] = objects_of(text)
+    apply_as_gitops(kube, bundle)
+    assert_in_sync(*git.cycle())
+    edit(kube, bundle, lambda o: o["spec"].update(replicas="3"))   # a string now: not the same value
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.replicas", "modified", 3, "3")
