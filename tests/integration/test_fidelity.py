@@ -612,3 +612,294 @@ def test_preserve_unknown_fields_variant_types_compared_exactly(control_plane, k
     code, report = git.cycle()
     assert code == 1
     assert_one_drift(report, "spec.replicas", "modified", 3, "3")
+
+
+def _add_key(key, value, manager=PERSON):
+    def happened(kube, objs):
+        edit(kube, objs[0], lambda o: o.setdefault("data", {}).update({key: value}), manager=manager)
+    return happened
+
+
+def test_case_09_configmap_key_added_out_of_band_replayed(control_plane, kube, namespace, tmp_path):
+    report = replay("09-configmap-key-added-out-of-band", control_plane, kube, tmp_path, {"payments": namespace},
+                    live_change=_add_key("DEBUG_SQL", "true"))
+    [drift] = only_object(report)["drifts"]
+    assert (drift["class"], drift["evidence"]["manager"], drift["evidence"]["operation"]) == \
+        ("out-of-band", PERSON, "Update")
+
+
+@pytest.mark.parametrize("kind,key,value,manager,path", [
+    ("ConfigMap", "FEATURE_FLAGS", "beta,canary", "kubectl-patch", "data.FEATURE_FLAGS"),
+    ("ConfigMap", "app.properties", "pool=9", PERSON, 'data["app.properties"]'),
+    ("Secret", "api-token", "c2VjcmV0", PERSON, 'data["api-token"]'),
+])
+def test_key_added_out_of_band_variant(control_plane, kube, namespace, tmp_path, kind, key, value, manager, path):
+    text = (f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: billing-settings, namespace: {namespace}}}\n"
+            "data: {" + ("MODE: c3RyaWN0, RETRIES: Mw==" if kind == "Secret" else "MODE: strict, RETRIES: \"3\"") + "}\n")
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"settings.yaml": text})
+    [obj] = objects_of(text)
+    apply_as_gitops(kube, obj)
+    assert_in_sync(*git.cycle())
+    edit(kube, obj, lambda o: o["data"].update({key: value}), manager=manager)
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, path, "added", None, value, manager=manager)
+
+
+def test_case_11_service_nodeport_allocated_defaults_replayed(control_plane, kube, namespace, tmp_path):
+    replay("11-service-nodeport-allocated-defaults", control_plane, kube, tmp_path, {"edge": namespace})
+    live = kube.get(kube.kind_info("", "Service", "v1"), namespace, "ingress-gw")
+    assert all(30000 <= p["nodePort"] <= 32767 for p in live["spec"]["ports"])   # allocated by the server
+    assert live["spec"]["clusterIP"] and live["spec"]["sessionAffinity"] == "None"
+
+
+SERVICE_VARIANT = """\
+apiVersion: v1
+kind: Service
+metadata: {{name: api-lb, namespace: {namespace}}}
+spec:
+  type: LoadBalancer
+  selector: {{app: api}}
+  ports:
+  - {{name: grpc, port: 9090, targetPort: 9090}}
+  - {{name: metrics, port: 9100, targetPort: 9100, protocol: TCP, nodePort: {pinned}}}
+"""
+
+
+def test_service_variant_allocations_in_sync_and_a_pinned_node_port_changed_is_drift(
+        control_plane, kube, namespace, tmp_path):
+    """Case 11's counter-check on another Service: allocated values are not drift; a nodePort Git pins,
+    changed by a person, is."""
+    pinned = 30000 + int(namespace[-4:], 16) % 2000
+    text = SERVICE_VARIANT.format(namespace=namespace, pinned=pinned)
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"svc.yaml": text})
+    [svc] = objects_of(text)
+    live = apply_as_gitops(kube, svc)
+    grpc = [p for p in live["spec"]["ports"] if p["name"] == "grpc"][0]
+    assert grpc["nodePort"] and grpc["protocol"] == "TCP"
+    assert live["spec"]["externalTrafficPolicy"] == "Cluster"
+    assert_in_sync(*git.cycle())
+
+    def move(o):
+        [port] = [p for p in o["spec"]["ports"] if p["name"] == "metrics"]
+        port["nodePort"] = pinned + 1
+    edit(kube, svc, move)
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.ports[port=9100,protocol=TCP].nodePort", "modified", pinned, pinned + 1)
+
+
+def test_case_12_null_empty_zero_values_replayed(control_plane, kube, namespace, tmp_path):
+    replay("12-null-empty-zero-values", control_plane, kube, tmp_path, {"kube-system": namespace})
+
+
+EMPTY_VARIANT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: audit-sink
+  namespace: {namespace}
+  labels: {{app: audit-sink}}
+  annotations: ~
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: audit-sink}}}}
+  template:
+    metadata:
+      labels: {{app: audit-sink}}
+      annotations: {{}}
+    spec:
+      imagePullSecrets: []
+      hostAliases: []
+      nodeSelector: null
+      initContainers: []
+      securityContext: {{}}
+      containers:
+      - name: sink
+        image: busybox:1.36
+        args: []
+        envFrom: []
+        livenessProbe:
+          exec: {{command: [cat, /tmp/ok]}}
+          initialDelaySeconds: 0
+          periodSeconds: 10
+        volumeMounts: []
+"""
+
+
+def test_null_empty_zero_variant_in_sync_then_a_real_change_drifts(control_plane, kube, namespace, tmp_path):
+    text = EMPTY_VARIANT.format(namespace=namespace)
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"deploy.yaml": text})
+    [dep] = objects_of(text)
+    apply_as_gitops(kube, dep)
+    assert_in_sync(*git.cycle())
+    edit(kube, dep, lambda o: o["spec"]["template"]["spec"]["containers"][0]["livenessProbe"].update(
+        initialDelaySeconds=15))
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.template.spec.containers[name=sink].livenessProbe.initialDelaySeconds",
+                     "modified", 0, 15)
+
+
+def test_case_14_duplicate_env_names_replayed(control_plane, kube, namespace, tmp_path):
+    """Applied the way the case was (``kubectl apply``, client-side): server-side apply refuses a list
+    keyed by name with a repeated name, a create stores it as written."""
+    folder = case_dir("14-duplicate-env-names")
+    [cron] = objects_of((folder / "desired.yaml").read_text().replace("namespace: batch\n", f"namespace: {namespace}\n"))
+    with pytest.raises(Exception) as refused:
+        apply_as_gitops(kube, cron)
+    assert "duplicate" in str(refused.value).lower()
+    replay("14-duplicate-env-names", control_plane, kube, tmp_path, {"batch": namespace}, write=client_side_apply)
+    live = kube.get(kube.kind_info("batch", "CronJob", "v1"), namespace, "nightly-report")
+    env = live["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == ["REPORT_MODE", "OUTPUT_BUCKET", "REPORT_MODE"]
+
+
+DUP_ENV_VARIANT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: worker, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: worker}}}}
+  template:
+    metadata: {{labels: {{app: worker}}}}
+    spec:
+      containers:
+      - name: worker
+        image: busybox:1.36
+        env:
+        - {{name: QUEUE, value: low}}
+        - {{name: THREADS, value: "4"}}
+        - {{name: QUEUE, value: high}}
+"""
+
+
+def test_duplicate_env_names_variant_in_sync_then_an_edit_of_the_second_entry_drifts(
+        control_plane, kube, namespace, tmp_path):
+    text = DUP_ENV_VARIANT.format(namespace=namespace)
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"worker.yaml": text})
+    [dep] = objects_of(text)
+    client_side_apply(kube, dep)
+    assert_in_sync(*git.cycle())
+    edit(kube, dep, lambda o: o["spec"]["template"]["spec"]["containers"][0]["env"][2].update(value="urgent"))
+    code, report = git.cycle()
+    assert code == 1
+    obj = only_object(report)
+    [drift] = obj["drifts"]
+    assert drift["path"].startswith("spec.template.spec.containers[name=worker].env")
+    assert (drift["desired"], drift["live"]) in (("high", "urgent"),
+                                                 ({"name": "QUEUE", "value": "high"}, {"name": "QUEUE", "value": "urgent"}))
+
+
+def test_case_16_yaml_multidoc_empty_documents_replayed(control_plane, kube, tmp_path):
+    ns = fresh("t-multidoc")
+    replay("16-yaml-multidoc-empty-documents", control_plane, kube, tmp_path, {"team-b": ns})
+    live = kube.get(kube.kind_info("", "Namespace", "v1"), None, ns)
+    assert live["metadata"]["labels"] == {"kubernetes.io/metadata.name": ns}
+
+
+def test_multidoc_variant_null_documents_skipped_and_a_changed_value_drifts(control_plane, kube, namespace, tmp_path):
+    text = (f"# generated\n---\n~\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: flags, namespace: {namespace}}}\n"
+            "data: {CHECKOUT: \"on\"}\n---\n# nothing\n---\n---\napiVersion: v1\nkind: ConfigMap\n"
+            f"metadata: {{name: limits, namespace: {namespace}}}\ndata: {{MAX: \"10\"}}\n...\n")
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"all.yaml": text})
+    objs = objects_of(text)
+    assert [o["metadata"]["name"] for o in objs] == ["flags", "limits"]
+    for obj in objs:
+        apply_as_gitops(kube, obj)
+    code, report = git.cycle()
+    assert_in_sync(code, report)
+    assert sorted(o["name"] for o in report["objects"]) == ["flags", "limits"]
+    edit(kube, objs[1], lambda o: o["data"].update(MAX="20"))
+    code, report = git.cycle()
+    assert code == 1
+    [obj] = [o for o in report["objects"] if o["status"] != "in-sync"]
+    assert obj["name"] == "limits"
+    assert [(d["path"], d["desired"], d["live"], d["evidence"]["manager"]) for d in obj["drifts"]] == \
+        [("data.MAX", "10", "20", PERSON)]
+
+
+def test_case_17_yaml_octal_and_base60_scalars_replayed(control_plane, kube, namespace, tmp_path):
+    replay("17-yaml-octal-and-base60-scalars", control_plane, kube, tmp_path, {"ops": namespace})
+    live = kube.get(kube.kind_info("apps", "Deployment", "v1"), namespace, "drainer")
+    volumes = {v["name"]: v for v in live["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["scripts"]["configMap"]["defaultMode"] == 0o755
+
+
+OCTAL_VARIANT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: cron-runner, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: cron-runner}}}}
+  template:
+    metadata: {{labels: {{app: cron-runner}}}}
+    spec:
+      containers:
+      - name: runner
+        image: busybox:1.36
+        env:
+        - {{name: WINDOW, value: 2:45}}
+        - {{name: UMASK, value: "0027"}}
+      volumes:
+      - name: hooks
+        configMap: {{name: hooks, defaultMode: 0644}}
+      - name: keys
+        secret:
+          secretName: keys
+          defaultMode: 0440
+          items: [{{key: id_rsa, path: id_rsa, mode: 0400}}]
+"""
+
+
+def test_octal_and_base60_variant_in_sync_then_a_mode_changed_drifts(control_plane, kube, namespace, tmp_path):
+    text = OCTAL_VARIANT.format(namespace=namespace)
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"runner.yaml": text})
+    [dep] = objects_of(text)
+    live = apply_as_gitops(kube, dep)
+    assert live["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"] == 420
+    assert live["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "2:45"
+    assert_in_sync(*git.cycle())
+    edit(kube, dep, lambda o: o["spec"]["template"]["spec"]["volumes"][0]["configMap"].update(defaultMode=0o600))
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.template.spec.volumes[name=hooks].configMap.defaultMode", "modified", 420, 384)
+
+
+def test_case_19_yaml_duplicate_keys_replayed(control_plane, kube, namespace, tmp_path):
+    """Live got the last `env` list from a lenient reader (PyYAML); Git's file is invalid."""
+    def lenient_apply(kube, _):
+        text = (case_dir("19-yaml-duplicate-keys") / "desired.yaml").read_text().replace(
+            "namespace: web\n", f"namespace: {namespace}\n")
+        apply_as_gitops(kube, yaml.safe_load(text))
+
+    report = replay("19-yaml-duplicate-keys", control_plane, kube, tmp_path, {"web": namespace}, write=None,
+                    live_change=lenient_apply)
+    detail = only_object(report)["invalid_detail"]
+    assert detail["file"] == "prod/desired.yaml" and detail["key"] == "env"
+
+
+def test_duplicate_keys_variant_invalid_other_files_still_compared(control_plane, kube, namespace, tmp_path):
+    bad = (f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gateway\n  namespace: {namespace}\n"
+           "data:\n  TIMEOUT: \"5\"\n  MODE: fast\n  TIMEOUT: \"50\"\n")
+    good = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: other, namespace: {namespace}}}\ndata: {{A: b}}\n"
+    git = sync(tmp_path, control_plane, namespace, [])
+    git.commit({"gateway.yaml": bad, "other.yaml": good})
+    apply_as_gitops(kube, yaml.safe_load(bad))
+    apply_as_gitops(kube, objects_of(good)[0])
+    edit(kube, objects_of(good)[0], lambda o: o["data"].update(A="c"))
+    code, report = git.cycle()
+    assert (code, report["verdict"]) == (2, "invalid")
+    objs = {o["name"]: o for o in report["objects"]}
+    assert objs["gateway"]["status"] == "invalid"
+    assert objs["gateway"]["invalid_detail"]["file"] == "prod/gateway.yaml"
+    assert sorted(objs["gateway"]["invalid_detail"]["lines"]) == [7, 9]
+    assert objs["gateway"].get("drifts") in (None, [])
+    assert objs["other"]["status"] == "drifted"
+    assert [(d["path"], d["desired"], d["live"]) for d in objs["other"]["drifts"]] == [("data.A", "b", "c")]
