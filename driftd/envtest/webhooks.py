@@ -5,7 +5,8 @@
 (ConversionReview, AdmissionReview, ...) and returns the JSON body to answer with.
 
 ``tkc_conversion`` converts TanzuKubernetesCluster objects between v1alpha1 and v1alpha2/v1alpha3;
-``tkr_resolver`` is a mutating admission webhook that fills a TKC the way a Supervisor's TKR resolver does.
+``tkr_resolver`` is a mutating admission webhook that fills a TKC the way a Supervisor's TKR resolver does;
+``capi_defaulting`` defaults MachineDeployments and KubeadmControlPlanes like Cluster API's v1beta1 webhooks.
 """
 
 from __future__ import annotations
@@ -486,3 +487,121 @@ def mutating_webhook_configuration(name: str, client_config: dict, rules: list[d
 #: the rules of the TKR resolver: every TanzuKubernetesCluster version, on CREATE and UPDATE
 TKR_RESOLVER_RULES = [{"apiGroups": [TKC_GROUP], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
                        "resources": ["tanzukubernetesclusters"], "scope": "Namespaced"}]
+
+
+# ---------------------------------------------------------------------- Cluster API defaulting (mutating admission)
+CAPI_GROUP = "cluster.x-k8s.io"
+CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+DEPLOYMENT_NAME_LABEL = "cluster.x-k8s.io/deployment-name"
+AUTOSCALER_MIN_SIZE = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
+AUTOSCALER_MAX_SIZE = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+
+
+def _v_prefixed(version: object) -> object:
+    return f"v{version}" if isinstance(version, str) and version and not version.startswith("v") else version
+
+
+def default_machine_deployment(obj: dict, old: dict | None = None) -> dict:
+    """What Cluster API's v1beta1 MachineDeployment defaulting webhook does (``MachineDeployment.Default``):
+    cluster-name labels on the object, selector and template; a deployment-name selector when none is
+    given; minReadySeconds 0, revisionHistoryLimit 1, progressDeadlineSeconds 600, a RollingUpdate
+    strategy (maxSurge 1, maxUnavailable 0); the ``v`` version prefix; replicas from the autoscaler's
+    min size on create (kept from the old object on update) or 1. Returns the defaulted copy."""
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    spec = obj.setdefault("spec", {})
+    cluster = spec.get("clusterName")
+    if cluster:
+        meta.setdefault("labels", {})[CLUSTER_NAME_LABEL] = cluster
+    if "replicas" not in spec:
+        annotations = meta.get("annotations") or {}
+        old_replicas = ((old or {}).get("spec") or {}).get("replicas")
+        if AUTOSCALER_MIN_SIZE in annotations and AUTOSCALER_MAX_SIZE in annotations:
+            spec["replicas"] = old_replicas if old_replicas is not None else int(annotations[AUTOSCALER_MIN_SIZE])
+        else:
+            spec["replicas"] = old_replicas if old_replicas is not None else 1
+    spec.setdefault("minReadySeconds", 0)
+    spec.setdefault("revisionHistoryLimit", 1)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxSurge", 1)
+        rolling.setdefault("maxUnavailable", 0)
+    template = spec.setdefault("template", {})
+    template_labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    selector = spec.get("selector") or {}
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        selector = {"matchLabels": {DEPLOYMENT_NAME_LABEL: meta.get("name", "")}}
+        template_labels[DEPLOYMENT_NAME_LABEL] = meta.get("name", "")
+    spec["selector"] = selector
+    if cluster:
+        selector.setdefault("matchLabels", {})[CLUSTER_NAME_LABEL] = cluster
+        template_labels[CLUSTER_NAME_LABEL] = cluster
+    template_spec = template.setdefault("spec", {})
+    if "version" in template_spec:
+        template_spec["version"] = _v_prefixed(template_spec["version"])
+    return obj
+
+
+def default_kubeadm_control_plane(obj: dict, old: dict | None = None) -> dict:
+    """What Cluster API's v1beta1 KubeadmControlPlane webhook does (``KubeadmControlPlane.Default`` and
+    ``DefaultKubeadmConfigSpec``), including the empty structs a Go re-encoding adds (case 04)."""
+    obj = copy.deepcopy(obj)
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    template = spec.setdefault("machineTemplate", {})
+    template.setdefault("metadata", {})
+    ref = template.get("infrastructureRef")
+    if isinstance(ref, dict) and namespace:
+        ref.setdefault("namespace", namespace)
+    if "version" in spec:
+        spec["version"] = _v_prefixed(spec["version"])
+    rollout = spec.setdefault("rolloutStrategy", {})
+    rollout.setdefault("type", "RollingUpdate")
+    rollout.setdefault("rollingUpdate", {}).setdefault("maxSurge", 1)
+    config = spec.setdefault("kubeadmConfigSpec", {})
+    config.setdefault("format", "cloud-config")
+    cluster_config = config.setdefault("clusterConfiguration", {})
+    for name in ("dns", "etcd", "networking", "scheduler"):
+        cluster_config.setdefault(name, {})
+    init = config.setdefault("initConfiguration", {})
+    init.setdefault("localAPIEndpoint", {})
+    init.setdefault("nodeRegistration", {}).setdefault("imagePullPolicy", "IfNotPresent")
+    join = config.setdefault("joinConfiguration", {})
+    join.setdefault("discovery", {})
+    join.setdefault("nodeRegistration", {}).setdefault("imagePullPolicy", "IfNotPresent")
+    return obj
+
+
+_CAPI_DEFAULTERS = {"MachineDeployment": default_machine_deployment,
+                    "KubeadmControlPlane": default_kubeadm_control_plane}
+
+
+def capi_defaulting(review: dict) -> dict:
+    """AdmissionReview handler: Cluster API's defaulting of MachineDeployment and KubeadmControlPlane,
+    answered as a JSON patch that replaces ``spec`` and ``metadata.labels`` with the defaulted ones."""
+    request = review.get("request") or {}
+    obj = request.get("object") or {}
+    defaulter = _CAPI_DEFAULTERS.get(obj.get("kind", ""))
+    if defaulter is None:
+        return admission_response(review)
+    new = defaulter(obj, request.get("oldObject"))
+    patch = []
+    if new.get("spec") != obj.get("spec"):
+        patch.append({"op": "add", "path": "/spec", "value": new["spec"]})
+    labels = (new.get("metadata") or {}).get("labels")
+    if labels is not None and labels != (obj.get("metadata") or {}).get("labels"):
+        patch.append({"op": "add", "path": "/metadata/labels", "value": labels})
+    return admission_response(review, patch=patch)
+
+
+#: the rules of the Cluster API defaulting webhook (not the scale or status subresources)
+CAPI_DEFAULTING_RULES = [
+    {"apiGroups": [CAPI_GROUP], "apiVersions": ["v1beta1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["machinedeployments"], "scope": "Namespaced"},
+    {"apiGroups": ["controlplane.cluster.x-k8s.io"], "apiVersions": ["v1beta1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["kubeadmcontrolplanes"], "scope": "Namespaced"},
+]

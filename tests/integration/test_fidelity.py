@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from driftd.envtest.crds import install_crds
-from driftd.envtest.webhooks import TKR_LABEL, TKR_RESOLVER_RULES, tkr_resolver
+from driftd.envtest.webhooks import (CAPI_DEFAULTING_RULES, CLUSTER_NAME_LABEL, TKR_LABEL, TKR_RESOLVER_RULES,
+                                     capi_defaulting, tkr_resolver)
 from tests.integration.fidelity import (GITOPS, PERSON, GitSync, apply_as_gitops, client_side_apply, connect,
                                         delete_mutating_webhook, edit, fresh, info_of, label_namespace, objects_of,
                                         owners, register_mutating_webhook, renamed_expected, wait_until_mutated)
@@ -33,17 +34,14 @@ TKC = ("run.tanzu.vmware.com", "TanzuKubernetesCluster")
 CAPI = "cluster.x-k8s.io"
 RESOLVER_LABEL = ("driftd.envtest/tkr-resolver", "on")
 RESOLVER_PATH = "/mutate/tkr-resolver"
+CAPI_LABEL = ("driftd.envtest/capi-defaulting", "on")
+CAPI_PATH = "/mutate/capi-defaulting"
 
-OFFLINE_ONLY = {
-    "03-capi-machinedeployment-defaults-autoscaler":
-        "needs Cluster API's MachineDeployment defaulting webhook (labels on object/selector/template, the "
-        "'v' version prefix, replicas from the autoscaler min-size); this server has only the schema defaults "
-        "of tests/crds, replayed in test_machinedeployment_schema_defaults_* instead",
-    "04-capi-kcp-defaults-one-real-drift":
-        "needs Cluster API's KubeadmControlPlane webhook (format, imagePullPolicy, the empty structs a Go "
-        "re-encoding adds under kubeadmConfigSpec); the rolloutStrategy schema default is replayed in "
-        "test_kcp_rollout_strategy_schema_default_*",
-}
+# Every handed case is replayed here; none stays offline-only. What each replay cannot make the
+# same: case 01's spec is written by server-side apply (the case's dump shows kubectl-client-side-apply
+# owning the webhook-filled fields, which only a client re-sending them produces: its offline test
+# covers that) and Cluster API's webhooks are Python re-creations (driftd.envtest.webhooks.capi_defaulting).
+OFFLINE_ONLY: dict[str, str] = {}
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -77,6 +75,30 @@ def supervisor_ns(kube, namespace, tkr_resolver_webhook):
     probe = seed_in(namespace, "probe")
     wait_until_mutated(kube, objects_of(probe)[0],
                        lambda o: TKR_LABEL in (o["metadata"].get("labels") or {}), "the TKR resolver webhook")
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def capi_defaulting_webhook(control_plane):
+    """Cluster API's defaulting webhook for namespaces labelled ``CAPI_LABEL``."""
+    source = connect(control_plane)
+    name = fresh("capi-defaulting")
+    register_mutating_webhook(source, control_plane.webhooks, name, CAPI_PATH, capi_defaulting,
+                              CAPI_DEFAULTING_RULES, CAPI_LABEL)
+    try:
+        yield name
+    finally:
+        delete_mutating_webhook(source, control_plane.webhooks, name, CAPI_PATH)
+        source.close()
+
+
+@pytest.fixture
+def capi_ns(kube, namespace, capi_defaulting_webhook):
+    """A namespace where MachineDeployments and KubeadmControlPlanes are defaulted like Cluster API does."""
+    label_namespace(kube, namespace, CAPI_LABEL)
+    [probe] = objects_of(machine_deployment(namespace, "probe"))
+    wait_until_mutated(kube, probe, lambda o: CLUSTER_NAME_LABEL in (o["metadata"].get("labels") or {}),
+                       "the Cluster API defaulting webhook")
     return namespace
 
 
@@ -903,3 +925,129 @@ def test_duplicate_keys_variant_invalid_other_files_still_compared(control_plane
     assert objs["gateway"].get("drifts") in (None, [])
     assert objs["other"]["status"] == "drifted"
     assert [(d["path"], d["desired"], d["live"]) for d in objs["other"]["drifts"]] == [("data.A", "b", "c")]
+
+
+def _controller_owns(kind_finalizer: str | None = None, annotation: tuple[str, str] | None = None):
+    """What a Cluster API controller writes (manager ``manager``, Update): an ownerReference to the
+    Cluster, and a finalizer or a revision annotation."""
+    def change(o):
+        o["metadata"].setdefault("ownerReferences", []).append(
+            {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster", "name": o["spec"].get("clusterName") or "wl",
+             "uid": "3c9d8e7f-6a5b-4c3d-9e2f-1a0b9c8d7e6f"})
+        if kind_finalizer:
+            o["metadata"].setdefault("finalizers", []).append(kind_finalizer)
+        if annotation:
+            o["metadata"].setdefault("annotations", {}).update([annotation])
+    return change
+
+
+def _autoscale(kube, obj, replicas: int) -> dict:
+    """The cluster autoscaler resizes through the scale subresource."""
+    info = info_of(kube, obj)
+    path = kube._path(info, obj["metadata"]["namespace"], obj["metadata"]["name"]) + "/scale"
+    return kube.request("PATCH", path, [("fieldManager", "cluster-autoscaler")], body={"spec": {"replicas": replicas}},
+                        content_type="application/merge-patch+json")
+
+
+def test_case_03_machinedeployment_defaults_autoscaler_replayed(control_plane, kube, capi_ns, tmp_path):
+    def happened(kube, objs):
+        [md] = objs
+        edit(kube, md, _controller_owns(annotation=("machinedeployment.clusters.x-k8s.io/revision", "1")),
+             manager="manager")
+        _autoscale(kube, md, 4)
+
+    replay("03-capi-machinedeployment-defaults-autoscaler", control_plane, kube, tmp_path, {"team-c": capi_ns},
+           live_change=happened, watch=[(CAPI, "MachineDeployment")])
+    live = kube.get(kube.kind_info(CAPI, "MachineDeployment", "v1beta1"), capi_ns, "wl-03-md-0")
+    assert live["spec"]["replicas"] == 4 and live["spec"]["template"]["spec"]["version"] == "v1.29.3"
+    assert live["spec"]["selector"]["matchLabels"] == {"cluster.x-k8s.io/deployment-name": "wl-03-md-0",
+                                                       CLUSTER_NAME_LABEL: "wl-03"}
+
+
+AUTOSCALED_MD = """\
+apiVersion: cluster.x-k8s.io/v1beta1
+kind: MachineDeployment
+metadata:
+  name: gpu-pool
+  namespace: {namespace}
+  annotations:
+    cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size: "1"
+    cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size: "8"
+spec:
+  clusterName: wl-gpu
+  template:
+    spec:
+      clusterName: wl-gpu
+      version: 1.30.2
+      bootstrap:
+        configRef: {{apiVersion: bootstrap.cluster.x-k8s.io/v1beta1, kind: KubeadmConfigTemplate, name: gpu-pool}}
+      infrastructureRef: {{apiVersion: infrastructure.cluster.x-k8s.io/v1beta1, kind: VSphereMachineTemplate, name: gpu-v2}}
+"""
+
+
+def test_autoscaled_machinedeployment_variant_then_a_persons_template_change_drifts(
+        control_plane, kube, capi_ns, tmp_path):
+    text = AUTOSCALED_MD.format(namespace=capi_ns)
+    git = sync(tmp_path, control_plane, capi_ns, [(CAPI, "MachineDeployment")])
+    git.commit({"gpu.yaml": text})
+    [md] = objects_of(text)
+    live = apply_as_gitops(kube, md)
+    assert live["spec"]["replicas"] == 1 and live["spec"]["template"]["spec"]["version"] == "v1.30.2"
+    _autoscale(kube, md, 7)
+    assert_in_sync(*git.cycle())
+    edit(kube, md, lambda o: o["spec"]["template"]["spec"]["infrastructureRef"].update(name="gpu-v3"))
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.template.spec.infrastructureRef.name", "modified", "gpu-v2", "gpu-v3")
+
+
+def _extra_arg(component: str, key: str, value: str):
+    return lambda o: o["spec"]["kubeadmConfigSpec"]["clusterConfiguration"][component]["extraArgs"].update({key: value})
+
+
+def test_case_04_kcp_defaults_one_real_drift_replayed(control_plane, kube, capi_ns, tmp_path):
+    def happened(kube, objs):
+        [kcp] = objs
+        edit(kube, kcp, _controller_owns(kind_finalizer="kubeadm.controlplane.cluster.x-k8s.io"), manager="manager")
+        edit(kube, kcp, _extra_arg("apiServer", "audit-log-maxage", "7"))
+
+    report = replay("04-capi-kcp-defaults-one-real-drift", control_plane, kube, tmp_path, {"team-d": capi_ns},
+                    live_change=happened, watch=[("controlplane.cluster.x-k8s.io", "KubeadmControlPlane")])
+    [drift] = only_object(report)["drifts"]
+    assert (drift["class"], drift["evidence"]["manager"]) == ("out-of-band", PERSON)
+    live = kube.get(kube.kind_info("controlplane.cluster.x-k8s.io", "KubeadmControlPlane", "v1beta1"), capi_ns, "wl-04-cp")
+    assert live["spec"]["kubeadmConfigSpec"]["format"] == "cloud-config"
+    assert live["spec"]["kubeadmConfigSpec"]["clusterConfiguration"]["dns"] == {}
+
+
+KCP_VARIANT = """\
+apiVersion: controlplane.cluster.x-k8s.io/v1beta1
+kind: KubeadmControlPlane
+metadata: {{name: edge-cp, namespace: {namespace}}}
+spec:
+  version: 1.30.2
+  machineTemplate:
+    infrastructureRef: {{apiVersion: infrastructure.cluster.x-k8s.io/v1beta1, kind: VSphereMachineTemplate, name: edge-cp-v4}}
+  kubeadmConfigSpec:
+    clusterConfiguration:
+      controllerManager:
+        extraArgs: {{bind-address: 0.0.0.0, terminated-pod-gc-threshold: "100"}}
+    joinConfiguration:
+      nodeRegistration: {{name: '{{{{ local_hostname }}}}'}}
+"""
+
+
+def test_kcp_variant_defaults_in_sync_then_an_extra_arg_patched_drifts(control_plane, kube, capi_ns, tmp_path):
+    text = KCP_VARIANT.format(namespace=capi_ns)
+    git = sync(tmp_path, control_plane, capi_ns, [("controlplane.cluster.x-k8s.io", "KubeadmControlPlane")])
+    git.commit({"cp.yaml": text})
+    [kcp] = objects_of(text)
+    live = apply_as_gitops(kube, kcp)
+    assert (live["spec"]["replicas"], live["spec"]["version"]) == (1, "v1.30.2")
+    assert live["spec"]["machineTemplate"]["infrastructureRef"]["namespace"] == capi_ns
+    assert_in_sync(*git.cycle())
+    edit(kube, kcp, _extra_arg("controllerManager", "terminated-pod-gc-threshold", "12500"), manager="kubectl-patch")
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, 'spec.kubeadmConfigSpec.clusterConfiguration.controllerManager.extraArgs'
+                             '["terminated-pod-gc-threshold"]', "modified", "100", "12500", manager="kubectl-patch")
