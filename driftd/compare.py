@@ -122,7 +122,7 @@ class _Walker:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _owner(self, path: Path) -> Ownership | None:
-        return last_writer(self.live_obj, path)
+        return last_writer(self.live_obj, path, at_version=self.norm.at_version)
 
     def _add(self, path: Path, change: Change, desired: object, live: object,
              owner: Ownership | None = None, note: str | None = None) -> None:
@@ -214,7 +214,7 @@ class _Walker:
             # once, is one drift on the item, not one per field; an item only modified in place,
             # or injected by a webhook (no owner), is walked field by field.
             if path and isinstance(path[-1], (Select, Index)) and not filled:
-                creator = last_writer(self.live_obj, path, (WHOLE, ANCESTOR))
+                creator = last_writer(self.live_obj, path, (WHOLE, ANCESTOR), self.norm.at_version)
                 if self._not_the_systems(path, creator):
                     self._add(path, Change.ADDED, _MISSING, live, creator)
                     return
@@ -227,7 +227,7 @@ class _Walker:
             # out-of-band Update of an atomic list (TKC nodePools after kubectl edit) owns every
             # value in it, the service's too; and Git's own earlier apply of a value the system
             # fills anyway (an exported manifest) changes nothing when Git drops it again.
-            owner = last_writer(self.live_obj, path, (WHOLE, INSIDE))
+            owner = last_writer(self.live_obj, path, (WHOLE, INSIDE), self.norm.at_version)
             if owner is not None and self.options.is_out_of_band(owner.manager):
                 self._add(path, Change.ADDED, _MISSING, live, owner)
             return
@@ -248,7 +248,7 @@ class _Walker:
         """The applier holds ``path`` only through an ancestor leaf that Git declares as an empty map:
         it sent ``{}`` there and owns that, not what the server defaulted into it since (a CRD schema
         default under ``operator: {}``). An atomic map Git declares with keys stays Git's whole."""
-        leaf = held_leaf(self.live_obj, path, owner)
+        leaf = held_leaf(self.live_obj, path, owner, self.norm.at_version)
         return leaf is not None and get(self.desired_root, leaf) == {}
 
     def _walk_list(self, path: Path, desired: list, live: list) -> None:

@@ -66,6 +66,7 @@ class Normalizer:
     rules: RuleSet
     conditions: set[str] = field(default_factory=set)
     disabled: frozenset[str] = frozenset()
+    version: str = ""   # the API version the live object was read at (managedFields may be at others)
 
     @classmethod
     def for_object(cls, rules: list[Rule], key: ObjectKey, desired: dict | None, live: dict | None,
@@ -76,7 +77,8 @@ class Normalizer:
             ann = _annotations(side)
             if AUTOSCALER_MIN in ann and AUTOSCALER_MAX in ann:
                 conditions.add("autoscaler-annotations")
-        return cls(key, RuleSet.for_object(active, key), conditions, disabled)
+        version = str((live or desired or {}).get("apiVersion") or "").split("/")[-1]
+        return cls(key, RuleSet.for_object(active, key), conditions, disabled, version)
 
     # -- questions compare asks ----------------------------------------------------------------------
 
@@ -149,6 +151,15 @@ class Normalizer:
 
     def whole_map(self, path: Path) -> bool:
         return self._first("whole-map", path) is not None
+
+    def at_version(self, path: Path, other: str) -> Path:
+        """``path`` as written at API version ``other`` (a managedFields entry made there): renamed by
+        a ``version-paths`` rule, else the same path (most fields keep theirs across versions)."""
+        for rule in self.rules.get("version-paths"):
+            there = rule.at_version(path, self.version, other)
+            if there is not None:
+                return there
+        return path
 
     def note(self, path: Path) -> str | None:
         rule = self._first("note", path)
