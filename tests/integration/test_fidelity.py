@@ -1051,3 +1051,21 @@ def test_kcp_variant_defaults_in_sync_then_an_extra_arg_patched_drifts(control_p
     assert code == 1
     assert_one_drift(report, 'spec.kubeadmConfigSpec.clusterConfiguration.controllerManager.extraArgs'
                              '["terminated-pod-gc-threshold"]', "modified", "100", "12500", manager="kubectl-patch")
+
+
+def test_kubectl_edit_at_the_preferred_version_of_a_v1alpha1_tkc_is_exactly_that_drift(
+        control_plane, kube, supervisor_ns, tmp_path):
+    """``kubectl edit tkc`` works at the group's preferred version (v1alpha3): the person's
+    managedFields entry names ``nodePools[name=workers].replicas`` while Git (v1alpha1) declares
+    ``workers.count``."""
+    git = sync(tmp_path, control_plane, supervisor_ns)
+    git.commit({"tkc-prod-demo01.yaml": seed_in(supervisor_ns)})
+    [tkc] = objects_of(seed_in(supervisor_ns))
+    apply_as_gitops(kube, tkc)
+    assert_in_sync(*git.cycle())
+    assert kube.kind_info(*TKC).version == "v1alpha3"
+    edited = edit(kube, tkc, _pool("workers", replicas=3), version="v1alpha3")
+    assert owners(edited, "spec", "topology", "nodePools") == [PERSON]
+    code, report = git.cycle()
+    assert code == 1
+    assert_one_drift(report, "spec.topology.workers.count", "modified", 1, 3)
