@@ -13,7 +13,6 @@ reproduced here (they stay covered by ``driftd diff`` in tests/unit/test_shared_
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
