@@ -12,7 +12,8 @@ Argo CD's default diff). So, walking desired (Git) and live together after strip
   declares its map whole (ConfigMap data, case 09), an out-of-band manager (``kubectl-edit``,
   ``kubectl-patch`` ...) last wrote it, or it was applied from Git once and Git has dropped it
   since (it is in kubectl's last-applied record, or a GitOps manager server-side *applied* it:
-  an Apply owns exactly the fields it sent, an Update also owns what the server defaulted).
+  an Apply owns exactly the fields it sent — an empty map it sent is not
+  ownership of the defaults the server fills into it — an Update also owns what the server defaulted).
   Values the server, a webhook or a controller fills where Git is silent are not drift (cases 01,
   03, 04, 07, 11), and neither are empty maps/lists a re-encoding adds; a list item created out
   of band is one drift on the item;
@@ -30,7 +31,7 @@ from fnmatch import fnmatchcase
 
 import json
 
-from .managedfields import ANCESTOR, INSIDE, WHOLE, last_writer
+from .managedfields import ANCESTOR, INSIDE, WHOLE, held_leaf, last_writer
 from .model import Change, Evidence, FieldDrift, Ownership
 from .normalize import Normalizer
 from .paths import Index, Key, Path, Select, get, has, render, select_value
@@ -111,6 +112,7 @@ class _Walker:
         self.norm, self.live_obj, self.options = norm, live_obj, options
         self.applied = last_applied(live_obj)
         self.live_root: dict = {}  # the stripped live object, for rules that read another field
+        self.desired_root: dict = {}  # the stripped Git object, for what Git declares above a live-only field
         # Live fields already compared with the Git field they were resolved from (resolved_in).
         # Desired keys are walked before live-only ones at every level, so a resolved sibling is
         # known here before the walk reaches it.
@@ -120,7 +122,7 @@ class _Walker:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _owner(self, path: Path) -> Ownership | None:
-        return last_writer(self.live_obj, path)
+        return last_writer(self.live_obj, path, at_version=self.norm.at_version)
 
     def _add(self, path: Path, change: Change, desired: object, live: object,
              owner: Ownership | None = None, note: str | None = None) -> None:
@@ -233,7 +235,7 @@ class _Walker:
             # once, is one drift on the item, not one per field; an item only modified in place,
             # or injected by a webhook (no owner), is walked field by field.
             if path and isinstance(path[-1], (Select, Index)) and not filled:
-                creator = last_writer(self.live_obj, path, (WHOLE, ANCESTOR))
+                creator = last_writer(self.live_obj, path, (WHOLE, ANCESTOR), self.norm.at_version)
                 if self._not_the_systems(path, creator):
                     self._add(path, Change.ADDED, _MISSING, live, creator)
                     return
@@ -246,7 +248,7 @@ class _Walker:
             # out-of-band Update of an atomic list (TKC nodePools after kubectl edit) owns every
             # value in it, the service's too; and Git's own earlier apply of a value the system
             # fills anyway (an exported manifest) changes nothing when Git drops it again.
-            owner = last_writer(self.live_obj, path, (WHOLE, INSIDE))
+            owner = last_writer(self.live_obj, path, (WHOLE, INSIDE), self.norm.at_version)
             if owner is not None and self.options.is_out_of_band(owner.manager):
                 self._add(path, Change.ADDED, _MISSING, live, owner)
             return
@@ -258,9 +260,17 @@ class _Walker:
         """Evidence that a live-only value was not filled by the server, a webhook or a controller."""
         if owner is not None and self.options.is_out_of_band(owner.manager):
             return True   # kubectl edit/patch/label ... wrote it
-        if owner is not None and owner.operation == "Apply" and self.options.is_gitops(owner.manager):
+        if owner is not None and owner.operation == "Apply" and self.options.is_gitops(owner.manager) \
+                and not self._applied_empty(path, owner):
             return True   # server-side applied from Git once: an Apply owns only what it sent
         return self.applied is not None and has(self.applied, path)   # kubectl-applied from Git once
+
+    def _applied_empty(self, path: Path, owner: Ownership) -> bool:
+        """The applier holds ``path`` only through an ancestor leaf that Git declares as an empty map:
+        it sent ``{}`` there and owns that, not what the server defaulted into it since (a CRD schema
+        default under ``operator: {}``). An atomic map Git declares with keys stays Git's whole."""
+        leaf = held_leaf(self.live_obj, path, owner, self.norm.at_version)
+        return leaf is not None and get(self.desired_root, leaf) == {}
 
     def _walk_list(self, path: Path, desired: list, live: list) -> None:
         if not any(isinstance(x, dict) for x in desired + live):
@@ -319,5 +329,6 @@ def compare_object(desired: dict, live: dict, norm: Normalizer,
     field, when ``live`` has lost them (server mode compares copies without bookkeeping)."""
     walker = _Walker(norm, owners_from if owners_from is not None else live, options)
     walker.live_root = norm.strip(live)
-    walker.walk((), norm.strip(desired), walker.live_root)
+    walker.desired_root = norm.strip(desired)
+    walker.walk((), walker.desired_root, walker.live_root)
     return walker.out

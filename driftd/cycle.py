@@ -21,7 +21,7 @@ from .history import HistoryEvidence, ObjectHistory, index_path
 from .kubesource import KindInfo, KubeError, KubeSource
 from .model import CycleError, ObjectKey, RunRecord, Status, Verdict, group_of, object_key
 from .serverside import Conflict, ServerView, dry_run_body, parse_conflicts
-from .yamlload import Manifest
+from .yamlload import Manifest, Problem
 
 DRY_RUN_MANAGER = "driftd"
 
@@ -44,6 +44,21 @@ def _versions_in_git(manifests: list[Manifest]) -> dict[tuple[str, str], str]:
     for m in manifests:
         counts[_kind_of(m)][str(m.obj.get("apiVersion", "")).split("/")[-1]] += 1
     return {k: c.most_common(1)[0][0] for k, c in counts.items()}
+
+
+def kinds_to_list(manifests: list[Manifest], problems: list[Problem],
+                  watched: dict[tuple[str, str], str | None]) -> dict[tuple[str, str], str | None]:
+    """Every kind a cycle lists, with the version to list it at (None: the server's preferred one):
+    the watched kinds, the kinds Git declares, and the kinds of Git documents that cannot be used.
+    Without the last, a file whose only object is invalid (a duplicate key, case 19) would be left
+    out with its kind and the cycle would say in sync."""
+    git_versions = _versions_in_git(manifests)
+    kinds: dict[tuple[str, str], str | None] = {k: git_versions.get(k) or v for k, v in watched.items()}
+    kinds.update({k: v for k, v in git_versions.items()})
+    for problem in problems:
+        if problem.key is not None:
+            kinds.setdefault((problem.key.group, problem.key.kind), None)
+    return kinds
 
 
 @dataclasses.dataclass
@@ -118,12 +133,11 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
         return run, result
 
     watched = {(w.group, w.kind): w.version for w in cfg.watch}
-    git_versions = _versions_in_git(loaded.manifests)
-    kinds = set(watched) | set(git_versions)
+    kinds = kinds_to_list(loaded.manifests, loaded.problems, watched)
     infos: dict[tuple[str, str], KindInfo] = {}
     for kind in sorted(kinds):
         try:
-            infos[kind] = ctx.kube.kind_info(kind[0], kind[1], git_versions.get(kind) or watched.get(kind))
+            infos[kind] = ctx.kube.kind_info(kind[0], kind[1], kinds[kind])
         except KubeError as exc:
             run.errors.append(CycleError("kube", _label(kind), str(exc), kind))
 

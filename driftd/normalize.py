@@ -68,6 +68,7 @@ class Normalizer:
     conditions: set[str] = field(default_factory=set)
     disabled: frozenset[str] = frozenset()
     schema: SchemaHints | None = None   # the CRD's structural schema, when driftd could read it
+    version: str = ""   # the API version the live object was read at (managedFields may be at others)
 
     @classmethod
     def for_object(cls, rules: list[Rule], key: ObjectKey, desired: dict | None, live: dict | None,
@@ -78,7 +79,8 @@ class Normalizer:
             ann = _annotations(side)
             if AUTOSCALER_MIN in ann and AUTOSCALER_MAX in ann:
                 conditions.add("autoscaler-annotations")
-        return cls(key, RuleSet.for_object(active, key), conditions, disabled, schema)
+        version = str((live or desired or {}).get("apiVersion") or "").split("/")[-1]
+        return cls(key, RuleSet.for_object(active, key), conditions, disabled, schema, version)
 
     # -- questions compare asks ----------------------------------------------------------------------
 
@@ -161,6 +163,15 @@ class Normalizer:
 
     def whole_map(self, path: Path) -> bool:
         return self._first("whole-map", path) is not None
+
+    def at_version(self, path: Path, other: str) -> Path:
+        """``path`` as written at API version ``other`` (a managedFields entry made there): renamed by
+        a ``version-paths`` rule, else the same path (most fields keep theirs across versions)."""
+        for rule in self.rules.get("version-paths"):
+            there = rule.at_version(path, self.version, other)
+            if there is not None:
+                return there
+        return path
 
     def note(self, path: Path) -> str | None:
         rule = self._first("note", path)

@@ -4,7 +4,9 @@
 127.0.0.1) running in a daemon thread. Handlers are registered by path; each takes the parsed JSON review
 (ConversionReview, AdmissionReview, ...) and returns the JSON body to answer with.
 
-``tkc_conversion`` converts TanzuKubernetesCluster objects between v1alpha1 and v1alpha2/v1alpha3.
+``tkc_conversion`` converts TanzuKubernetesCluster objects between v1alpha1 and v1alpha2/v1alpha3;
+``tkr_resolver`` is a mutating admission webhook that fills a TKC the way a Supervisor's TKR resolver does;
+``capi_defaulting`` defaults MachineDeployments and KubeadmControlPlanes like Cluster API's v1beta1 webhooks.
 """
 
 from __future__ import annotations
@@ -345,3 +347,261 @@ def tkc_conversion(review: dict) -> dict:
         response = {"uid": uid, "convertedObjects": [], "result": {"status": "Failure", "message": str(e)}}
     return {"apiVersion": review.get("apiVersion", "apiextensions.k8s.io/v1"), "kind": "ConversionReview",
             "response": response}
+
+
+# ---------------------------------------------------------------------- TKR resolver (mutating admission)
+TKR_LABEL = "run.tanzu.vmware.com/tkr"
+#: the Tanzu Kubernetes releases this resolver knows, by version core (like a Supervisor's TKR list)
+KNOWN_TKRS = {
+    "1.21.6": "v1.21.6+vmware.1-tkg.1.b3d708a",
+    "1.22.9": "v1.22.9+vmware.1-tkg.1.cc71bc8",
+    "1.23.8": "v1.23.8+vmware.3-tkg.1",
+    "1.26.5": "v1.26.5+vmware.2-fips.1-tkg.1",
+}
+#: what the TKG service fills into ``spec.settings.network`` where the request leaves it out
+NETWORK_DEFAULTS = {
+    "cni": {"name": "antrea"},
+    "pods": {"cidrBlocks": ["192.168.0.0/16"]},
+    "services": {"cidrBlocks": ["10.96.0.0/12"]},
+    "serviceDomain": "cluster.local",
+}
+
+
+def same_release(full: str, version: str) -> bool:
+    """``full`` (``v1.21.6+vmware.1-tkg.1.b3d708a``) is a release of ``version`` (``1.21.6``, ``v1.21``)."""
+    core = version[1:] if version.startswith("v") else version
+    have = full[1:] if full.startswith("v") else full
+    return bool(core) and (have == core or (have.startswith(core) and have[len(core)] in ".+-"))
+
+
+def resolve_tkr(version: str) -> str | None:
+    """The full TKR version a short one names: ``1.21.6``/``v1.21``/``v1.21.6+vmware.1`` →
+    ``v1.21.6+vmware.1-tkg.1.b3d708a`` (the newest known release with that prefix); an unknown
+    release resolves to ``v<version>+vmware.1-tkg.1``."""
+    core = version[1:] if version.startswith("v") else version
+    if not core:
+        return None
+    matches = [full for _, full in sorted(KNOWN_TKRS.items()) if same_release(full, core)]
+    if matches:
+        return matches[-1]
+    return f"v{core}" if "+" in core else f"v{core}+vmware.1-tkg.1"
+
+
+def tkr_name(full_version: str) -> str:
+    """The TanzuKubernetesRelease object name of a full version (``+`` becomes ``---``)."""
+    return full_version.replace("+", "---")
+
+
+def _tkr_reference(spec: dict) -> str | None:
+    topology = spec.get("topology") or {}
+    for node in [topology.get("controlPlane")] + list(topology.get("nodePools") or []):
+        name = (((node or {}).get("tkr") or {}).get("reference") or {}).get("name") if isinstance(node, dict) else None
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
+def _pointer(*parts: str) -> str:
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def tkr_resolver_patch(obj: dict) -> list[dict]:
+    """The JSON patch a TKR-resolver-like webhook makes to one TanzuKubernetesCluster (any version).
+
+    * ``spec.distribution.fullVersion`` resolved from ``distribution.version`` (re-resolved when it
+      names another release), or from a TKR reference (``v1.23.8---vmware.3-tkg.1``); the legacy
+      ``distribution.version`` is set to ``""`` where the request leaves it out (case 01);
+    * ``spec.settings.network`` defaults (``NETWORK_DEFAULTS``) field by field where absent;
+    * the ``run.tanzu.vmware.com/tkr`` label where absent.
+    Values the request already holds are kept: a person's edit of a filled field stays.
+    """
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    ops: list[dict] = []
+    distribution = spec.get("distribution")
+    version = (distribution or {}).get("version") if isinstance(distribution, dict) else None
+    full = (distribution or {}).get("fullVersion") if isinstance(distribution, dict) else None
+    resolved = None
+    if isinstance(version, str) and version:
+        resolved = resolve_tkr(version)
+        if isinstance(full, str) and full and same_release(full, version):
+            resolved = full  # already resolved to a release of that version
+    elif isinstance(full, str) and full:
+        resolved = full
+    else:
+        reference = _tkr_reference(spec)
+        if reference:
+            resolved = reference.replace("---", "+")
+    if resolved:
+        if not isinstance(distribution, dict):
+            ops.append({"op": "add", "path": "/spec/distribution", "value": {"fullVersion": resolved, "version": ""}})
+        else:
+            if full != resolved:
+                ops.append({"op": "add", "path": "/spec/distribution/fullVersion", "value": resolved})
+            if version is None:
+                ops.append({"op": "add", "path": "/spec/distribution/version", "value": ""})
+    settings = spec.get("settings")
+    if not isinstance(settings, dict):
+        ops.append({"op": "add", "path": "/spec/settings", "value": {"network": copy.deepcopy(NETWORK_DEFAULTS)}})
+    elif not isinstance(settings.get("network"), dict):
+        ops.append({"op": "add", "path": "/spec/settings/network", "value": copy.deepcopy(NETWORK_DEFAULTS)})
+    else:
+        network = settings["network"]
+        for name, value in NETWORK_DEFAULTS.items():
+            if name not in network:
+                ops.append({"op": "add", "path": _pointer("spec", "settings", "network", name),
+                            "value": copy.deepcopy(value)})
+    metadata = obj.get("metadata") or {}
+    labels = metadata.get("labels")
+    if resolved:
+        if not isinstance(labels, dict):
+            ops.append({"op": "add", "path": "/metadata/labels", "value": {TKR_LABEL: tkr_name(resolved)}})
+        elif TKR_LABEL not in labels:
+            ops.append({"op": "add", "path": _pointer("metadata", "labels", TKR_LABEL), "value": tkr_name(resolved)})
+    return ops
+
+
+def tkr_resolver(review: dict) -> dict:
+    """AdmissionReview (admission.k8s.io/v1) handler: CREATE and UPDATE of tanzukubernetesclusters."""
+    request = review.get("request") or {}
+    obj = request.get("object") or {}
+    return admission_response(review, patch=tkr_resolver_patch(obj))
+
+
+def mutating_webhook_configuration(name: str, client_config: dict, rules: list[dict],
+                                   namespace_labels: dict[str, str] | None = None) -> dict:
+    """A MutatingWebhookConfiguration with one webhook calling ``client_config`` (url + caBundle)
+    for ``rules``, limited to namespaces carrying ``namespace_labels``."""
+    webhook: dict[str, Any] = {
+        "name": f"{name}.driftd.envtest", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+        "failurePolicy": "Fail", "matchPolicy": "Equivalent", "reinvocationPolicy": "Never",
+        "timeoutSeconds": 10, "clientConfig": client_config, "rules": rules,
+    }
+    if namespace_labels:
+        webhook["namespaceSelector"] = {"matchLabels": dict(namespace_labels)}
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": name}, "webhooks": [webhook]}
+
+
+#: the rules of the TKR resolver: every TanzuKubernetesCluster version, on CREATE and UPDATE
+TKR_RESOLVER_RULES = [{"apiGroups": [TKC_GROUP], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["tanzukubernetesclusters"], "scope": "Namespaced"}]
+
+
+# ---------------------------------------------------------------------- Cluster API defaulting (mutating admission)
+CAPI_GROUP = "cluster.x-k8s.io"
+CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+DEPLOYMENT_NAME_LABEL = "cluster.x-k8s.io/deployment-name"
+AUTOSCALER_MIN_SIZE = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
+AUTOSCALER_MAX_SIZE = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+
+
+def _v_prefixed(version: object) -> object:
+    return f"v{version}" if isinstance(version, str) and version and not version.startswith("v") else version
+
+
+def default_machine_deployment(obj: dict, old: dict | None = None) -> dict:
+    """What Cluster API's v1beta1 MachineDeployment defaulting webhook does (``MachineDeployment.Default``):
+    cluster-name labels on the object, selector and template; a deployment-name selector when none is
+    given; minReadySeconds 0, revisionHistoryLimit 1, progressDeadlineSeconds 600, a RollingUpdate
+    strategy (maxSurge 1, maxUnavailable 0); the ``v`` version prefix; replicas from the autoscaler's
+    min size on create (kept from the old object on update) or 1. Returns the defaulted copy."""
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    spec = obj.setdefault("spec", {})
+    cluster = spec.get("clusterName")
+    if cluster:
+        meta.setdefault("labels", {})[CLUSTER_NAME_LABEL] = cluster
+    if "replicas" not in spec:
+        annotations = meta.get("annotations") or {}
+        old_replicas = ((old or {}).get("spec") or {}).get("replicas")
+        if AUTOSCALER_MIN_SIZE in annotations and AUTOSCALER_MAX_SIZE in annotations:
+            spec["replicas"] = old_replicas if old_replicas is not None else int(annotations[AUTOSCALER_MIN_SIZE])
+        else:
+            spec["replicas"] = old_replicas if old_replicas is not None else 1
+    spec.setdefault("minReadySeconds", 0)
+    spec.setdefault("revisionHistoryLimit", 1)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxSurge", 1)
+        rolling.setdefault("maxUnavailable", 0)
+    template = spec.setdefault("template", {})
+    template_labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    selector = spec.get("selector") or {}
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        selector = {"matchLabels": {DEPLOYMENT_NAME_LABEL: meta.get("name", "")}}
+        template_labels[DEPLOYMENT_NAME_LABEL] = meta.get("name", "")
+    spec["selector"] = selector
+    if cluster:
+        selector.setdefault("matchLabels", {})[CLUSTER_NAME_LABEL] = cluster
+        template_labels[CLUSTER_NAME_LABEL] = cluster
+    template_spec = template.setdefault("spec", {})
+    if "version" in template_spec:
+        template_spec["version"] = _v_prefixed(template_spec["version"])
+    return obj
+
+
+def default_kubeadm_control_plane(obj: dict, old: dict | None = None) -> dict:
+    """What Cluster API's v1beta1 KubeadmControlPlane webhook does (``KubeadmControlPlane.Default`` and
+    ``DefaultKubeadmConfigSpec``), including the empty structs a Go re-encoding adds (case 04)."""
+    obj = copy.deepcopy(obj)
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    template = spec.setdefault("machineTemplate", {})
+    template.setdefault("metadata", {})
+    ref = template.get("infrastructureRef")
+    if isinstance(ref, dict) and namespace:
+        ref.setdefault("namespace", namespace)
+    if "version" in spec:
+        spec["version"] = _v_prefixed(spec["version"])
+    rollout = spec.setdefault("rolloutStrategy", {})
+    rollout.setdefault("type", "RollingUpdate")
+    rollout.setdefault("rollingUpdate", {}).setdefault("maxSurge", 1)
+    config = spec.setdefault("kubeadmConfigSpec", {})
+    config.setdefault("format", "cloud-config")
+    cluster_config = config.setdefault("clusterConfiguration", {})
+    for name in ("dns", "etcd", "networking", "scheduler"):
+        cluster_config.setdefault(name, {})
+    init = config.setdefault("initConfiguration", {})
+    init.setdefault("localAPIEndpoint", {})
+    init.setdefault("nodeRegistration", {}).setdefault("imagePullPolicy", "IfNotPresent")
+    join = config.setdefault("joinConfiguration", {})
+    join.setdefault("discovery", {})
+    join.setdefault("nodeRegistration", {}).setdefault("imagePullPolicy", "IfNotPresent")
+    return obj
+
+
+_CAPI_DEFAULTERS = {"MachineDeployment": default_machine_deployment,
+                    "KubeadmControlPlane": default_kubeadm_control_plane}
+
+
+def capi_defaulting(review: dict) -> dict:
+    """AdmissionReview handler: Cluster API's defaulting of MachineDeployment and KubeadmControlPlane,
+    answered as a JSON patch that replaces ``spec`` and ``metadata.labels`` with the defaulted ones."""
+    request = review.get("request") or {}
+    obj = request.get("object") or {}
+    defaulter = _CAPI_DEFAULTERS.get(obj.get("kind", ""))
+    if defaulter is None:
+        return admission_response(review)
+    new = defaulter(obj, request.get("oldObject"))
+    patch = []
+    if new.get("spec") != obj.get("spec"):
+        patch.append({"op": "add", "path": "/spec", "value": new["spec"]})
+    labels = (new.get("metadata") or {}).get("labels")
+    if labels is not None and labels != (obj.get("metadata") or {}).get("labels"):
+        patch.append({"op": "add", "path": "/metadata/labels", "value": labels})
+    return admission_response(review, patch=patch)
+
+
+#: the rules of the Cluster API defaulting webhook (not the scale or status subresources)
+CAPI_DEFAULTING_RULES = [
+    {"apiGroups": [CAPI_GROUP], "apiVersions": ["v1beta1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["machinedeployments"], "scope": "Namespaced"},
+    {"apiGroups": ["controlplane.cluster.x-k8s.io"], "apiVersions": ["v1beta1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["kubeadmcontrolplanes"], "scope": "Namespaced"},
+]

@@ -17,6 +17,9 @@ Actions:
 * ``note``          drift under these paths carries ``note`` (e.g. immutable templates)
 * ``free-form``     values under these paths are compared exactly, as the CRD schema's
                     ``x-kubernetes-preserve-unknown-fields`` makes the server store them
+* ``version-paths`` the same field has another path in other API versions: ``paths`` (at ``versions``)
+                    are ``to_paths`` (at ``to_versions``), the first field below them renamed by
+                    ``renames``; used to read managedFields entries written at another version
 
 Rules can be listed and explained (``driftd profiles``) and switched off by name in the config.
 Config ``ignore`` entries become rules of their own. This module only loads and selects rules.
@@ -31,7 +34,8 @@ from ..model import ObjectKey
 from ..paths import Path, Pattern, parse, render
 from ..yamlload import load_yaml
 
-ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "note", "free-form")
+ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "note", "free-form",
+           "version-paths")
 COMPARATORS = ("quantity", "version", "tkr-version", "int-or-string")
 CONDITIONS = ("autoscaler-annotations",)
 PROFILE_FILES = ("core.yaml", "tkc.yaml", "capi.yaml")
@@ -60,6 +64,28 @@ class Rule:
     namespaces: tuple[str, ...] = ()   # config ignore rules: limit to these namespaces
     names: tuple[str, ...] = ()        # ... and these object names
     managers: tuple[str, ...] = ()     # config ignore rules: live fields owned by these managers
+    versions: tuple[str, ...] = ()     # version-paths: the versions ``paths`` are written in
+    to_versions: tuple[str, ...] = ()  # ... and the versions ``to_paths`` are written in
+    from_paths: tuple[Path, ...] = ()  # version-paths: ``paths`` as concrete paths
+    to_paths: tuple[Path, ...] = ()
+    renames: tuple[tuple[str, str], ...] = ()
+
+    def at_version(self, path: Path, version: str, other: str) -> Path | None:
+        """version-paths: ``path`` (of an object at ``version``) as written at ``other``, or None
+        when this rule does not relate the two versions or the path."""
+        if version in self.versions and other in self.to_versions:
+            pairs, renames = zip(self.from_paths, self.to_paths), dict(self.renames)
+        elif version in self.to_versions and other in self.versions:
+            pairs, renames = zip(self.to_paths, self.from_paths), {b: a for a, b in self.renames}
+        else:
+            return None
+        for here, there in pairs:
+            if path[:len(here)] == here:
+                rest = path[len(here):]
+                if rest and getattr(rest[0], "name", None) in renames:
+                    rest = (type(rest[0])(renames[rest[0].name]),) + rest[1:]
+                return there + rest
+        return None
 
     def applies_to(self, key: ObjectKey) -> bool:
         kind_ok = any(k in ("*", key.kind, f"{key.kind}.{key.group}", f"*.{key.group}") for k in self.kinds)
@@ -100,6 +126,10 @@ def rule_from_dict(raw: dict, profile: str, where: str) -> Rule:
         paths = [paths]
     if action != "ignore" and not paths:
         raise ProfileError(f"{where}: rule {name}: needs paths")
+    if action == "version-paths" and (not raw.get("versions") or not raw.get("to_versions")
+                                      or len(raw.get("to_paths") or []) != len(paths)):
+        raise ProfileError(f"{where}: rule {name}: version-paths needs versions, to_versions and one "
+                           f"to_paths entry per path")
     if action == "equivalent" and raw.get("compare") not in COMPARATORS:
         raise ProfileError(f"{where}: rule {name}: compare must be one of {', '.join(COMPARATORS)}")
     if raw.get("when") is not None and raw["when"] not in CONDITIONS:
@@ -110,6 +140,8 @@ def rule_from_dict(raw: dict, profile: str, where: str) -> Rule:
     try:
         patterns = tuple(Pattern.compile(str(p)) for p in paths)
         resolved = tuple(parse(str(p)) for p in resolved_in)
+        from_paths = tuple(parse(str(p)) for p in paths) if action == "version-paths" else ()
+        to_paths = tuple(parse(str(p)) for p in raw.get("to_paths") or ())
     except ValueError as exc:
         raise ProfileError(f"{where}: rule {name}: {exc}") from exc
     return Rule(
@@ -118,7 +150,9 @@ def rule_from_dict(raw: dict, profile: str, where: str) -> Rule:
         compare=raw.get("compare"), when=raw.get("when"), keys=tuple(raw.get("keys", ())),
         defaults=tuple((raw.get("defaults") or {}).items()), note=raw.get("note"), resolved_in=resolved,
         namespaces=tuple(raw.get("namespaces", ())), names=tuple(raw.get("names", ())),
-        managers=tuple(raw.get("managers", ())))
+        managers=tuple(raw.get("managers", ())), versions=tuple(str(v) for v in raw.get("versions", ())),
+        to_versions=tuple(str(v) for v in raw.get("to_versions", ())), from_paths=from_paths, to_paths=to_paths,
+        renames=tuple((str(a), str(b)) for a, b in (raw.get("renames") or {}).items()))
 
 
 def builtin_rules() -> list[Rule]:

@@ -260,3 +260,48 @@ def test_live_only_value_a_gitops_applier_updated_without_last_applied_is_not_dr
                     {"f:spec": {"f:template": {"f:spec": {"f:hostname": {}}}}}))
     live = _deployment(meta).replace("containers: [", "hostname: web-0\n              containers: [")
     assert one(diff(_deployment(), live)).status is Status.IN_SYNC
+
+
+# An Apply of an empty map owns that empty map, not what the server defaults into it later. FieldsV1
+# shows both an atomic map and an empty map as a leaf (`f:operator: {}`); Git declaring the map
+# empty says which one it was. Found replaying case 07's CRD on the real API server.
+
+def _policy(operator: str, meta: str = "") -> str:
+    return f"""
+        apiVersion: accel.example.com/v1
+        kind: AcceleratorPolicy
+        metadata:
+          name: edge-policy
+{meta}
+        spec:
+          driver: {{enabled: false}}
+          operator: {operator}
+        """
+
+
+_APPLIED_EMPTY_OPERATOR = ("argocd-controller", "Apply", "2026-12-04T06:12:22Z",
+                           {"f:spec": {"f:driver": {"f:enabled": {}}, "f:operator": {}}})
+
+
+def test_schema_default_inside_a_map_git_applied_empty_is_not_drift():
+    meta = managed(_APPLIED_EMPTY_OPERATOR)
+    obj = one(diff(_policy("{}"), _policy("{runtimeClass: accel}", meta)))
+    assert (obj.status, obj.drifts) == (Status.IN_SYNC, [])
+
+
+def test_default_inside_a_map_git_applied_empty_then_edited_by_a_person_is_drift():
+    meta = managed(_APPLIED_EMPTY_OPERATOR,
+                   ("kubectl-edit", "Update", "2026-12-04T07:00:00Z", {"f:spec": {"f:operator": {"f:runtimeClass": {}}}}))
+    obj = one(diff(_policy("{}"), _policy("{runtimeClass: nvidia}", meta)))
+    assert summary(obj) == [("spec.operator.runtimeClass", "added", None, "nvidia", "out-of-band")]
+    assert by_path(obj)["spec.operator.runtimeClass"].evidence.manager == "kubectl-edit"
+
+
+def test_key_of_an_atomic_map_applied_from_git_and_dropped_since_is_still_drift():
+    """The other reading of a leaf: Git applied the map with its keys as one atomic value, then
+    dropped a key (not synced yet): the live key was Git's."""
+    meta = managed(("argocd-controller", "Apply", "2026-12-04T06:12:22Z",
+                    {"f:spec": {"f:driver": {"f:enabled": {}}, "f:operator": {}}}))
+    obj = one(diff(_policy("{defaultRuntime: containerd}"),
+                   _policy("{defaultRuntime: containerd, runtimeClass: nvidia}", meta)))
+    assert summary(obj) == [("spec.operator.runtimeClass", "added", None, "nvidia", "removed-in-git")]

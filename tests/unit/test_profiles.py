@@ -64,6 +64,9 @@ TKC = {"apiVersion": "run.tanzu.vmware.com/v1alpha3", "kind": "TanzuKubernetesCl
                              "nodePools": [{"name": "np-1", "replicas": 2, "vmClass": "small", "storageClass": "gold",
                                             "volumes": [{"name": "containerd", "mountPath": "/var/lib/containerd",
                                                          "capacity": {"storage": "50Gi"}}]}]}}}
+TKC_V1A1 = {"apiVersion": "run.tanzu.vmware.com/v1alpha1", "kind": "TanzuKubernetesCluster",
+            "metadata": {"name": "tkc", "namespace": "team"},
+            "spec": {"topology": {"controlPlane": {"count": 1}, "workers": {"count": 2}}}}
 MD = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineDeployment",
       "metadata": {"name": "md-0", "namespace": "team"},
       "spec": {"clusterName": "wl", "template": {"spec": {
@@ -193,6 +196,15 @@ EXAMPLES: dict[str, Example] = {
         [], [("spec.topology.controlPlane.tkr.reference.name", "added")]),
     "tkc-controller-metadata": Example(TKC, exported(TKC, {"metadata": {"labels": {"run.tanzu.vmware.com/tkr": "v1.26.5"}}}),
                                        [], [('metadata.labels["run.tanzu.vmware.com/tkr"]', "added")]),
+    "tkc-v1alpha1-topology-paths": Example(
+        TKC_V1A1, merged(TKC_V1A1, {
+            "spec": {"topology": {"workers": {"class": "big"}}},
+            "metadata": {"managedFields": [{"manager": "kubectl-edit", "operation": "Update",
+                                            "apiVersion": "run.tanzu.vmware.com/v1alpha3",
+                                            "time": "2026-12-04T07:00:00Z", "fieldsType": "FieldsV1",
+                                            "fieldsV1": {"f:spec": {"f:topology": {"f:nodePools": {
+                                                'k:{"name":"workers"}': {"f:vmClass": {}}}}}}}]}}),
+        [("spec.topology.workers.class", "added")], []),
     "tkc-capacity-quantities": Example(
         TKC, merged(TKC, {"spec": {"topology": {"nodePools": [dict(TKC["spec"]["topology"]["nodePools"][0], volumes=[
             {"name": "containerd", "mountPath": "/var/lib/containerd", "capacity": {"storage": "51200Mi"}}])]}}}),

@@ -143,3 +143,64 @@ def test_a_cluster_topology_version_resolved_by_the_supervisor_is_not_drift(git,
 def test_another_release_in_a_cluster_topology_version_is_drift():
     obj = one(diff(_cluster("v1.26.5"), _cluster("v1.27.2+vmware.1-tkg.1")))
     assert summary(obj) == [("spec.topology.version", "modified", "v1.26.5", "v1.27.2+vmware.1-tkg.1", "unknown")]
+
+
+# managedFields entries are written in the API version of their request, not the one driftd reads at:
+# `kubectl edit tkc` works at the preferred version (v1alpha3), so a person's entry names
+# nodePools[name=workers].replicas while Git (v1alpha1) declares workers.count. Found replaying the
+# seed on the real API server.
+
+import json as _json  # noqa: E402
+
+from tests.unit.drift_helpers import by_path as _by_path, diff as _diff, one as _one, summary as _summary  # noqa: E402
+
+
+def _tkc_at(version: str, spec: dict, entries: list[dict]) -> str:
+    return _json.dumps({"apiVersion": f"run.tanzu.vmware.com/{version}", "kind": "TanzuKubernetesCluster",
+                        "metadata": {"name": "c1", "namespace": "prod", "managedFields": entries}, "spec": spec})
+
+
+def _entry(manager: str, operation: str, version: str, time: str, fields: dict) -> dict:
+    return {"manager": manager, "operation": operation, "apiVersion": f"run.tanzu.vmware.com/{version}",
+            "time": time, "fieldsType": "FieldsV1", "fieldsV1": fields}
+
+
+_APPLY_V1A1 = _entry("argocd-controller", "Apply", "v1alpha1", "2026-12-04T06:00:00Z",
+                     {"f:spec": {"f:topology": {"f:workers": {"f:class": {}}}, "f:settings": {"f:network": {}}}})
+_EDIT_V1A3 = _entry("kubectl-edit", "Update", "v1alpha3", "2026-12-04T07:00:00Z",
+                    {"f:spec": {"f:topology": {"f:nodePools": {'k:{"name":"workers"}': {"f:replicas": {}}}}}})
+
+
+def test_workers_count_edited_at_v1alpha3_is_out_of_band_by_kubectl_edit():
+    git = _tkc_at("v1alpha1", {"topology": {"workers": {"count": 1, "class": "small"}}}, [])
+    live = _tkc_at("v1alpha1", {"topology": {"workers": {"count": 3, "class": "small"}}}, [_APPLY_V1A1, _EDIT_V1A3])
+    obj = _one(_diff(git, live))
+    assert _summary(obj) == [("spec.topology.workers.count", "modified", 1, 3, "out-of-band")]
+    ev = _by_path(obj)["spec.topology.workers.count"].evidence
+    assert (ev.manager, ev.operation) == ("kubectl-edit", "Update")
+
+
+def test_node_pool_replicas_edited_at_v1alpha1_is_out_of_band_when_git_is_v1alpha3():
+    edit = _entry("kubectl-edit", "Update", "v1alpha1", "2026-12-04T07:00:00Z",
+                  {"f:spec": {"f:topology": {"f:workers": {"f:count": {}}}}})
+    pools = lambda n: {"topology": {"nodePools": [{"name": "workers", "replicas": n}]}}  # noqa: E731
+    obj = _one(_diff(_tkc_at("v1alpha3", pools(1), []), _tkc_at("v1alpha3", pools(4), [edit])))
+    assert _summary(obj) == [("spec.topology.nodePools[name=workers].replicas", "modified", 1, 4, "out-of-band")]
+
+
+def test_a_field_with_the_same_path_in_every_version_is_found_in_an_entry_of_another_version():
+    edit = _entry("kubectl-edit", "Update", "v1alpha3", "2026-12-04T07:00:00Z",
+                  {"f:spec": {"f:settings": {"f:network": {"f:serviceDomain": {}}}}})
+    spec = {"topology": {"workers": {"count": 1}}}
+    live_spec = {**spec, "settings": {"network": {"serviceDomain": "corp.local"}}}
+    obj = _one(_diff(_tkc_at("v1alpha1", spec, []), _tkc_at("v1alpha1", live_spec, [edit])))
+    assert _summary(obj) == [("spec.settings.network.serviceDomain", "added", None, "corp.local", "out-of-band")]
+
+
+def test_a_pool_other_than_workers_at_v1alpha3_says_nothing_of_v1alpha1_workers():
+    edit = _entry("kubectl-edit", "Update", "v1alpha3", "2026-12-04T07:00:00Z",
+                  {"f:spec": {"f:topology": {"f:nodePools": {'k:{"name":"np-2"}': {"f:replicas": {}}}}}})
+    git = _tkc_at("v1alpha1", {"topology": {"workers": {"count": 1}}}, [])
+    live = _tkc_at("v1alpha1", {"topology": {"workers": {"count": 2}}}, [edit])
+    [drift] = _one(_diff(git, live)).drifts
+    assert (drift.evidence.manager, drift.drift_class.value) == (None, "unknown")
