@@ -20,6 +20,7 @@ from .gitsource import GitError, GitSource
 from .history import HistoryEvidence, ObjectHistory, index_path
 from .kubesource import KindInfo, KubeError, KubeSource
 from .model import CycleError, ObjectKey, RunRecord, Status, Verdict, group_of, object_key
+from .schema import CrdSchemas
 from .serverside import Conflict, ServerView, dry_run_body, parse_conflicts
 from .yamlload import Manifest, Problem
 
@@ -162,15 +163,17 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
 
     listed = set(run.watched)
     compared = [m for m in manifests if _kind_of(m) in listed]
+    live, unread = _at_git_versions(ctx, compared, live, infos, run)
+    schemas = _crd_schemas(ctx, [infos[k] for k in sorted(listed)], run)
     problems = [p for p in loaded.problems if p.key is None or (p.key.group, p.key.kind) in listed]
     options = engine_options(cfg)
     history = _history(ctx, snap.commit, run)
     unusable = {p.key for p in problems if p.key is not None}
-    server = _dry_runs(ctx, [m for m in compared if m.key not in unusable], live, infos, run) \
+    server = _dry_runs(ctx, [m for m in compared if m.key not in unusable | unread], live, infos, run) \
         if cfg.compare == "server" else None
     run.compare = {_label(k): "server" if server is not None and k not in run.compare_fallback else "client"
                    for k in sorted({_kind_of(m) for m in compared})}
-    result = diff_sets(compared, problems, live, options, history, server)
+    result = diff_sets(compared, problems, live, options, history, server, schemas, unread)
     if history is not None and history.failures:
         run.notices.append(f"Git history partly unreadable ({history.failures[0]}); the drifts it concerns are "
                            "classified from the live objects only")
@@ -196,6 +199,54 @@ def run_source_cycle(ctx: CycleContext) -> tuple[RunRecord, DiffResult]:
     return run, result
 
 
+def _at_git_versions(ctx: CycleContext, manifests: list[Manifest], live: list[dict],
+                     infos: dict[tuple[str, str], KindInfo], run: RunRecord) -> tuple[list[dict], set[ObjectKey]]:
+    """Each kind is listed at the version most of Git uses; an object Git declares at another
+    version of its kind (a v1alpha1 -> v1alpha3 migration in progress) is read again at its own
+    version, so the server converts it and both sides are compared in one version. An object that
+    cannot be read so is an error of the run and gets no verdict (returned as unread), never a
+    comparison across versions."""
+    assert ctx.kube is not None
+    live_by_key = {object_key(o): o for o in live}
+    unread: set[ObjectKey] = set()
+    for m in manifests:
+        info = infos[_kind_of(m)]
+        version = str(m.obj.get("apiVersion", "")).split("/")[-1]
+        live_key = match_live(m.key, live_by_key)
+        if version == info.version or live_key is None:
+            continue   # listed at its version already, or missing at every version
+        try:
+            own = ctx.kube.kind_info(info.group, info.kind, version)
+            live_by_key[live_key] = ctx.kube.get(own, live_key.namespace, live_key.name)
+        except KubeError as exc:
+            unread.add(live_key)
+            run.errors.append(CycleError("kube", str(live_key),
+                                         f"{live_key} is declared at {m.obj.get('apiVersion')} ({m.file}:{m.line}) "
+                                         f"and could not be read at that version, so its drift is not known: {exc}"))
+    return list(live_by_key.values()), unread
+
+
+def _crd_schemas(ctx: CycleContext, infos: list[KindInfo], run: RunRecord) -> CrdSchemas:
+    """The structural schemas of the listed custom kinds (list-map-keys, free-form fields;
+    driftd.schema). A built-in kind has no CRD (404). A CRD the user may not read is one notice: the
+    comparison then relies on the profiles alone, as ``driftd diff`` without ``--crd`` does."""
+    assert ctx.kube is not None
+    crds, refused = [], []
+    for info in infos:
+        if not info.group:
+            continue
+        try:
+            crds.append(ctx.kube.crd(info))
+        except KubeError as exc:
+            if exc.reason != "not-found":
+                refused.append(f"{info.label} ({exc.status or exc.reason})")
+    if refused:
+        run.notices.append(f"CRD schemas not readable for {', '.join(refused)}: their list keys and free-form "
+                           "fields come from the built-in profiles only (grant get on "
+                           "customresourcedefinitions.apiextensions.k8s.io to use them)")
+    return CrdSchemas.from_crds(crds)
+
+
 def _dry_runs(ctx: CycleContext, manifests: list[Manifest], live: list[dict], infos: dict[tuple[str, str], KindInfo],
               run: RunRecord) -> ServerView:
     """``compare: server``: server-side apply each Git object that is live, as ``driftd`` with
@@ -214,7 +265,11 @@ def _dry_runs(ctx: CycleContext, manifests: list[Manifest], live: list[dict], in
             continue
         assert ctx.kube is not None
         try:
-            after, conflicts = _dry_run(ctx.kube, infos[kind], dry_run_body(m.obj, live_key.namespace),
+            info = infos[kind]
+            version = str(m.obj.get("apiVersion", "")).split("/")[-1]
+            if version != info.version:   # applied at the version Git declares it in
+                info = ctx.kube.kind_info(info.group, info.kind, version)
+            after, conflicts = _dry_run(ctx.kube, info, dry_run_body(m.obj, live_key.namespace),
                                         live_by_key[live_key])
         except KubeError as exc:
             if exc.reason == "forbidden":

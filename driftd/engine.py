@@ -67,11 +67,12 @@ def match_live(key: ObjectKey, live_by_key: dict[ObjectKey, dict]) -> ObjectKey 
 
 def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict], options: EngineOptions,
               history: HistoryEvidence | None = None, server: ServerView | None = None,
-              schemas: CrdSchemas | None = None) -> DiffResult:
+              schemas: CrdSchemas | None = None, unread: set[ObjectKey] | frozenset = frozenset()) -> DiffResult:
     """``server``: the dry runs of ``compare: server`` (docs/config.md). An object with an after-sync
     object is compared with it (``driftd.serverside``); one whose dry run failed (``skipped``) gets no
     verdict; the others are compared client-side. ``schemas``: the CRDs' structural schemas (list
-    keys, free-form values; ``driftd.schema``), where they could be read."""
+    keys, free-form values; ``driftd.schema``), where they could be read. ``unread``: live objects that
+    could not be read at the version Git declares them in: no verdict, like a failed dry run."""
     result = DiffResult()
     # compare needs the GitOps managers too: a field they server-side applied is Git's, not the system's
     compare_options = replace(options.classify.compare, gitops_managers=options.classify.gitops_managers)
@@ -119,8 +120,8 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
             continue
         matched.add(live_key)
         declared.add(live_key)
-        if server is not None and live_key in server.skipped:
-            continue   # its dry run failed: an error of the run, neither drift nor in sync
+        if live_key in unread or (server is not None and live_key in server.skipped):
+            continue   # not readable as Git declares it: an error of the run, neither drift nor in sync
         live_obj = live_by_key[live_key]
         schema = schemas.hints(live_key.group, live_key.kind, live_obj.get("apiVersion")) if schemas else None
         norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules,

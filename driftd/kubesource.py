@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import urllib3
+import yaml
 from kubernetes import client as kclient
 from kubernetes import config as kconfig
 from kubernetes.client.exceptions import ApiException
@@ -72,7 +73,7 @@ class KubeSource:
                 configuration = kclient.Configuration()
                 kconfig.load_incluster_config(client_configuration=configuration)
                 api = kclient.ApiClient(configuration)
-        except (ConfigException, OSError, ValueError, TypeError) as exc:
+        except (ConfigException, OSError, ValueError, TypeError, yaml.YAMLError) as exc:
             where = cluster.kubeconfig or "in-cluster config"
             ctx = f" (context {cluster.context})" if cluster.context else ""
             raise KubeError(f"cluster {cluster.name}: cannot load {where}{ctx}: {exc}", "invalid") from exc
@@ -130,10 +131,16 @@ class KubeSource:
         return self._groups[group]
 
     def kind_info(self, group: str, kind: str, version: str | None = None) -> KindInfo:
-        versions = self.group_versions(group)
+        label = f"{kind}.{group}" if group else kind
+        try:
+            versions = self.group_versions(group)
+        except KubeError as exc:
+            if exc.reason == "not-found":
+                raise KubeError(f"cluster {self.cluster.name}: {label}: API group {group} is not served "
+                                f"(is the CRD of {label} installed?)", "not-found", 404) from exc
+            raise
         served = [v["version"] for v in versions.get("versions", [])]
         version = version or (versions.get("preferredVersion") or {}).get("version") or (served[0] if served else None)
-        label = f"{kind}.{group}" if group else kind
         if version not in served:
             raise KubeError(f"cluster {self.cluster.name}: {label}: version {version} is not served "
                             f"(served: {', '.join(served) or 'none'})", "not-found", 404)
@@ -174,6 +181,11 @@ class KubeSource:
             cont = (page.get("metadata") or {}).get("continue")
             if not cont:
                 return items
+
+    def crd(self, info: KindInfo) -> dict:
+        """The CustomResourceDefinition that serves ``info`` (404 for a built-in kind)."""
+        return self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{info.plural}.{info.group}",
+                            what=f"read the CRD of {info.label}")
 
     def get(self, info: KindInfo, namespace: str | None, name: str) -> dict:
         return self.request("GET", self._path(info, namespace, name), what=f"get {info.label} {namespace}/{name}")
