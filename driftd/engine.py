@@ -100,9 +100,12 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
             continue
         if key in seen:
             first = seen[key]
+            live_key = match_live(key, live_by_key)
+            if live_key:
+                matched.add(live_key)   # Git declares it (twice): never "unmanaged"
             invalid_keys[key] = ObjectResult(
                 key, Status.INVALID, api_version=manifest.obj.get("apiVersion"), source=_source(first),
-                invalid_detail={"file": manifest.file, "lines": [first.line, manifest.line],
+                invalid_detail={"file": first.file, "lines": [first.line],
                                 "message": f"{key} is declared twice: {first.file}:{first.line} and "
                                            f"{manifest.file}:{manifest.line}"})
             continue
@@ -160,7 +163,8 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
                                     "reason": f"removed from Git by {deleted['sha'][:10]} ({deleted['subject']}); "
                                               "still live"}
                 if result.problems:
-                    res.notes.append("Git has unreadable documents; this object may be declared in one of them")
+                    res.notes.append("Git could not be read whole (see the problems); this object may be declared "
+                                     "in what could not be read, so no drift episode is opened for it")
                 result.objects.append(res)
     result.objects.sort(key=lambda o: (o.key.group, o.key.kind, o.key.namespace or "", o.key.name))
     return result

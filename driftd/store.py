@@ -517,11 +517,14 @@ class AuditStore:
             "SELECT * FROM drift_events WHERE cluster = ? AND source = ? AND state = 'open'",
             [run.cluster, run.source])}
         judged: set[ObjectKey] = set()
+        # A Git document (or path) whose object cannot even be told: any live object may be the one
+        # it declares, so "unmanaged" is not known this run either.
+        git_unreadable = any("object" not in p for p in run.problems)
         for o in run.objects:
             if not cyc.known(o.key):
                 continue                     # its LIST failed: whatever the engine says is not known
             judged.add(o.key)
-            if o.status is Status.INVALID:
+            if o.status is Status.INVALID or (o.status is Status.UNMANAGED and git_unreadable):
                 # Its Git document is unusable, so nothing is known of its drift: an open episode
                 # stays open and none is opened; the run keeps the problem.
                 continue

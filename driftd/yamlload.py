@@ -213,6 +213,17 @@ def _is_object(doc: object) -> bool:
             and isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"] != "")
 
 
+def _missing_identity(doc: object) -> list[str]:
+    """Which of apiVersion, kind and metadata.name a document lacks (all of them for a non-map)."""
+    if not isinstance(doc, dict):
+        return ["apiVersion", "kind", "metadata.name"]
+    meta = doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return [k for k, ok in (("apiVersion", isinstance(doc.get("apiVersion"), str)),
+                            ("kind", isinstance(doc.get("kind"), str)),
+                            ("metadata.name", isinstance(name, str) and name != "")) if not ok]
+
+
 def _add_document(doc: object, file: str, line: int, result: LoadResult, default_namespace: str | None) -> None:
     if doc is None:
         return  # empty, comment-only or `~` document: nothing to apply (kubectl skips it too)
@@ -221,8 +232,16 @@ def _add_document(doc: object, file: str, line: int, result: LoadResult, default
             _add_document(item, file, line, result, default_namespace)
         return
     if not _is_object(doc):
+        missing = _missing_identity(doc)
+        if len(missing) == 1 and missing != ["metadata.name"]:
+            # A named object without its kind or apiVersion is a broken manifest (kubectl rejects
+            # it), not a foreign document: skipping it would turn its live object "unmanaged".
+            name = doc["metadata"]["name"]
+            result.problems.append(Problem(file, (line,), f"{missing[0]} missing: not a usable Kubernetes object "
+                                                          f"(metadata.name {name!r}); kubectl rejects it too"))
+            return
         result.notices.append(f"{file}:{line}: document skipped: not a Kubernetes object "
-                              f"(needs apiVersion, kind and metadata.name)")
+                              f"({', '.join(missing) or 'apiVersion, kind, metadata.name'} missing)")
         return
     result.manifests.append(Manifest(doc, file, line, object_key(doc, default_namespace)))
 

@@ -303,6 +303,28 @@ def test_problems_in_git_keep_unjudged_events_open(store):
     assert store.events()[0]["state"] == "open"
 
 
+def test_unmanaged_is_not_known_while_a_git_document_of_unknown_identity_is_unreadable(store):
+    unreadable = [{"file": "prod/broken.yaml", "lines": [3], "message": "kind missing: not a usable object"}]
+    run = make_run(1, [result(Status.UNMANAGED)], live={KEY: tkc()})
+    run.problems = list(unreadable)
+    store.record_run(run)
+    assert store.events() == []            # the broken document may declare it: no episode opened
+    store.record_run(make_run(2, [result(Status.UNMANAGED)], live={KEY: tkc()}))
+    assert [(e["status"], e["state"]) for e in store.events()] == [("unmanaged", "open")]
+    run = make_run(3, [result(Status.UNMANAGED)], live={KEY: tkc()})
+    run.problems = list(unreadable)
+    store.record_run(run)
+    assert [(e["state"], e["last_seen_run"]) for e in store.events()] == [("open", 2)]   # neither seen nor resolved
+
+
+def test_an_invalid_known_object_does_not_stop_unmanaged_episodes_of_others(store):
+    other = ObjectKey(KEY.group, KEY.kind, KEY.namespace, "tkc-2")
+    run = make_run(1, [result(Status.INVALID), result(Status.UNMANAGED, key=other)], live={KEY: tkc(), other: tkc()})
+    run.problems = [{"file": "clusters/tkc-1.yaml", "lines": [4], "message": "duplicate key", "object": str(KEY)}]
+    store.record_run(run)
+    assert [(e["name"], e["status"]) for e in store.events()] == [("tkc-2", "unmanaged")]
+
+
 def test_field_details_follow_later_runs(store):
     store.record_run(make_run(1, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
     # Live moves on (3 -> 5) and a second field drifts: one drift_changed alert.
