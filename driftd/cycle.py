@@ -347,6 +347,7 @@ class Cycle:
         for src in self.config.sources:
             if stop():
                 break
+            self.git[src.name].stop = stop   # a stop request ends a hung fetch at once
             kube, kube_error = self.kube_for(src.cluster)
             ctx = CycleContext(self.config, src, self.git[src.name], kube, kube_error,
                                self.previous_commit.get(src.name), self.history.get(src.name))

@@ -15,13 +15,16 @@ A ``GitSource`` serialises its own calls with a lock; GitPython objects are not 
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,6 +153,15 @@ class CommitChanges:
     files: list[tuple[str, str | None]]        # (path, new blob sha or None when deleted)
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill git and its helpers (git-remote-https holds the pipes too), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
 class GitSource:
     """One configured source: ``sync()`` the branch, then ``manifests(commit)`` at the commit it gave."""
 
@@ -166,6 +178,7 @@ class GitSource:
         self._cache: OrderedDict[tuple[str, str, str | None], LoadResult] = OrderedDict()
         self._repo: git.Repo | None = None
         self._lock = threading.RLock()
+        self.stop: Callable[[], bool] = lambda: False   # set by the cycle: the daemon is stopping
 
     # -- places
 
@@ -262,17 +275,31 @@ class GitSource:
     # -- running network commands
 
     def _network(self, *args: str) -> tuple[int, str, str]:
-        """A git command that talks to the remote: no prompts, aborted when stalled, killed at timeout."""
+        """A git command that talks to the remote: no prompts, aborted when stalled, killed at the
+        timeout, and killed at once when ``self.stop()`` says the daemon is stopping (a hung remote
+        must not hold up SIGTERM until systemd kills the process and the run is lost)."""
         low_speed_time = max(1, min(60, int(self.timeout / 2)))
         cmd = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git",
                "-c", "http.lowSpeedLimit=1", "-c", f"http.lowSpeedTime={low_speed_time}",
                *args]
-        env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
-        status, out, err = self.repo.git.execute(cmd, with_extended_output=True, with_exceptions=False,
-                                                 kill_after_timeout=self.timeout, env=env)
-        if err.startswith("Timeout:"):
-            err = f"no answer within {self.timeout:g} s (git {args[0]} stopped)"
-        return status, out, err
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+        proc = subprocess.Popen(cmd, cwd=self.repo.git_dir, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                start_new_session=True)   # a terminal's Ctrl-C reaches driftd, which ends git
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.2)
+                return proc.returncode, out.rstrip("\n"), err
+            except subprocess.TimeoutExpired:
+                stopping = self.stop()
+                if stopping or time.monotonic() > deadline:
+                    _kill_group(proc)
+                    why = "driftd is stopping" if stopping else f"no answer within {self.timeout:g} s"
+                    return -9, "", f"{why} (git {args[0]} stopped)"
+            except BaseException:
+                _kill_group(proc)   # KeyboardInterrupt: never leave git behind
+                raise
 
     @staticmethod
     def _cause(stderr: str, status: int) -> str:

@@ -270,3 +270,32 @@ def test_sigterm_inside_a_cycle_finishes_that_run_whole_then_stops(control_plane
     assert query(db, "select path, state from drift_fields") == [("spec.topology.workers.count", "open")]
     assert '"event": "daemon_stopped"' in text
     kube.close()
+
+
+def test_sigterm_while_git_hangs_on_a_silent_remote_ends_the_fetch_and_writes_the_run(
+        control_plane, namespace, tmp_path):
+    """A remote that accepts and never answers holds `git fetch` up to its timeout (120 s); a stop
+    request must not wait for it (systemd would kill the daemon and the run would be lost)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    cfg = write_config(tmp_path, f"https://127.0.0.1:{server.getsockname()[1]}/platform/gitops.git",
+                       control_plane.kubeconfig, namespace)
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(cfg, log)
+    try:
+        def git_running() -> bool:
+            kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            return any(b"git" in Path(f"/proc/{k}/cmdline").read_bytes() for k in kids
+                       if Path(f"/proc/{k}/cmdline").exists())
+        wait_for(git_running, "git talking to the silent remote", proc=proc, log=log)
+        assert stop(proc) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.close()
+    [(verdict, errors)] = query(tmp_path / "driftd.db", "select verdict, errors from runs")
+    assert verdict == "error"
+    assert "driftd is stopping (git" in json.loads(errors)[0]["message"], errors
