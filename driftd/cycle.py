@@ -77,7 +77,7 @@ class CycleContext:
 def _history(ctx: CycleContext, commit: str, run: RunRecord) -> HistoryEvidence | None:
     """The source's Git history brought up to ``commit`` (docs/history.md); None, with a notice, when
     it cannot be read: drifts are then classified from the live objects only, never judged worse."""
-    path = index_path(ctx.config.state_dir, ctx.source.name)
+    path = index_path(ctx.config.state_dir, ctx.source.name, f"{ctx.source.repo}\n{ctx.source.branch}")
     paths = tuple(ctx.source.paths)
     if ctx.history is None or ctx.history.paths != paths:
         ctx.history = ObjectHistory.load(path, ctx.source.name, ctx.source.namespace, paths)

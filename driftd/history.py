@@ -357,9 +357,15 @@ class HistoryEvidence:
         return None
 
 
-def index_path(state_dir: str | Path, source: str) -> Path:
-    """Where a source's history index lives: ``<state_dir>/history/<source>.json``."""
-    return Path(state_dir) / "history" / (re.sub(r"[^A-Za-z0-9._-]+", "_", source) + ".json")
+def index_path(state_dir: str | Path, source: str, origin: str = "") -> Path:
+    """Where a source's history index lives: ``<state_dir>/history/<source>[-<hash>].json``. ``origin``
+    (repository and branch) is part of the name: pointing a source at another repository, or two
+    configs sharing a state folder with a source of one name, never reads another branch's index
+    (which would look like a force push)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", source)
+    if origin:
+        name += "-" + hashlib.sha256(origin.encode()).hexdigest()[:12]
+    return Path(state_dir) / "history" / (name + ".json")
 
 
 __all__ = ["HistoryEvidence", "INVALID", "ObjectHistory", "Version", "index_path"]

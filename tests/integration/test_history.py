@@ -250,3 +250,24 @@ def test_cycles_of_one_process_keep_the_index_warm_and_walk_only_new_commits(con
         [drift] = outcome.merged().objects[0].drifts
         assert (drift.drift_class.value, drift.evidence.changed_by["sha"]) == ("git-ahead", raised)
     kube.close()
+
+
+def test_a_source_pointed_at_another_repository_is_not_a_force_push(control_plane, namespace, tmp_path):
+    """The history index belongs to a repository and branch, not to the source's name: moving a
+    source to a new repository (a migration to another Git server) starts a new index."""
+    kube = admin(control_plane)
+    old, new = Repo(tmp_path / "old"), Repo(tmp_path / "new")
+    text = spec("prod-demo01", namespace, workers=1)
+    old.commit("create prod-demo01", {"tkgs/tkc-prod-demo01.yaml": text})
+    created = new.commit("create prod-demo01 on the new server", {"tkgs/tkc-prod-demo01.yaml": text})
+    apply_as_argocd(kube, text)
+    cfg = config(tmp_path, old.path, control_plane.kubeconfig, namespace)
+    assert check(cfg, 0)["runs"][0]["history_rewritten"] is False
+    cfg.write_text(cfg.read_text().replace(str(old.path), str(new.path)))
+    kubectl_edit_workers(kube, namespace, "prod-demo01", 3)
+    report = check(cfg, 1)
+    assert report["runs"][0]["history_rewritten"] is False
+    assert not any("rewritten" in n for n in report["runs"][0]["notices"])
+    drift = only_drift(report, "prod-demo01")
+    assert (drift["class"], sha(drift["evidence"]["blame"])) == ("out-of-band", created)
+    kube.close()
