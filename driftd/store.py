@@ -381,14 +381,25 @@ class AuditStore:
         path = os.path.abspath(path)
         if not os.path.isfile(path):
             raise StoreError(f"no audit database at {path}", path)
-        store = cls._connect(path, f"file:{urllib.parse.quote(path)}?mode=ro", busy_timeout, readonly=True)
+        uri = f"file:{urllib.parse.quote(path)}"
+        wal = path + "-wal"
+        if not os.access(os.path.dirname(path), os.W_OK) and not (os.path.exists(wal) and os.path.getsize(wal)):
+            # A read-only folder (a copy of the audit trail, an immutable backup): SQLite cannot make the
+            # WAL index beside it, and no writer can be at work there, so read the file as it is.
+            uri += "?immutable=1"
+        else:
+            uri += "?mode=ro"
+        store = cls._connect(path, uri, busy_timeout, readonly=True)
         with store._guard("read the schema"):
+            tables = set(store.db.table_names())
             pending = [m.name for m in migrations.pending(store.db)]
         if pending:
             store.close()
-            raise StoreError(f"audit database {path}: not a driftd audit database, or its schema is older than "
-                             f"this driftd (pending: {', '.join(pending)}); the driftd service upgrades it when "
-                             f"it starts", path)
+            if tables and not tables & {"_sqlite_migrations", "runs"}:
+                raise StoreError(f"audit database {path}: not a driftd audit database (it holds the tables "
+                                 f"{', '.join(sorted(tables)[:5])})", path)
+            raise StoreError(f"audit database {path}: its schema is older than this driftd (pending: "
+                             f"{', '.join(pending)}); the driftd service upgrades it when it starts", path)
         return store
 
     @classmethod

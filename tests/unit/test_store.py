@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import stat
 
 import pytest
@@ -470,8 +471,26 @@ def test_readonly_open_of_a_foreign_database_is_refused(tmp_path):
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE t (x)")
     con.close()
-    with pytest.raises(StoreError, match="not a driftd audit database"):
+    with pytest.raises(StoreError, match=r"not a driftd audit database \(it holds the tables t\)$"):
         AuditStore.open_readonly(str(path))
+
+
+def test_report_reads_a_database_in_a_read_only_folder(tmp_path):
+    """A copy of the audit trail on an immutable folder: SQLite cannot create the WAL index beside
+    it; the reader opens the file as it is instead of failing. (Root ignores chmod; the immutable
+    attribute binds root too.)"""
+    folder = tmp_path / "backup"
+    folder.mkdir()
+    with AuditStore.open(str(folder / "audit.db")) as s:
+        s.record_run(make_run(1, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
+    subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        assert not os.access(folder, os.W_OK)
+        with AuditStore.open_readonly(str(folder / "audit.db")) as ro:
+            assert [(e["name"], e["state"]) for e in ro.events()] == [("tkc-1", "open")]
+        assert sorted(p.name for p in folder.iterdir()) == ["audit.db"]
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 # ----------------------------------------------------------------------------- queries
