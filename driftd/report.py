@@ -282,8 +282,9 @@ def runs_table(runs: list[dict]) -> str:
         notes = [f"{len(r['errors'])} error(s): {r['errors'][0]['message']}"] if r["errors"] else []
         if r.get("problems"):
             first = r["problems"][0]
-            notes.append(f"{len(r['problems'])} unusable Git document(s): {first['file']}:{first['lines'][0]} "
-                         f"{first['message']}")
+            # A problem without lines is about a whole path (e.g. a `paths:` entry missing at the commit).
+            where = f"{first['file']}:{first['lines'][0]}" if first.get("lines") else first["file"]
+            notes.append(f"{len(r['problems'])} unusable Git document(s): {where} {first['message']}")
         notes += ["stale Git"] * r["stale"] + ["history rewritten"] * r["history_rewritten"]
         rows.append([str(r["id"]), r["started_at"], r["cluster"], r["source"], (r["commit"] or "-")[:12],
                      r["verdict"], ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items())) or "-",

@@ -262,3 +262,15 @@ def test_runs_show_the_unusable_git_document_of_an_invalid_run(tmp_path):
     assert "1 unusable Git document(s): prod/tkc-1.yaml:7 while parsing a flow sequence" in table
     [row] = list(csv.DictReader(io.StringIO(report("runs", "--database", path, "-o", "csv").output)))
     assert json.loads(row["problems"])[0]["object"] == "TanzuKubernetesCluster.run.tanzu.vmware.com ns1/tkc-1"
+
+
+def test_runs_show_a_problem_without_lines_without_a_line_number(tmp_path):
+    # a `paths:` entry that does not exist at the commit is a problem of the whole path: no lines
+    path = str(tmp_path / "audit.db")
+    run = make_run(1, [], live={KEY: tkc()})
+    run.problems = [{"file": "prod/missing", "lines": [], "message": "no such path at this commit"}]
+    with AuditStore.open(path) as s:
+        s.record_run(run)
+    res = report("runs", "--database", path)
+    assert res.exit_code == 0, res.output
+    assert "1 unusable Git document(s): prod/missing no such path at this commit" in res.output
