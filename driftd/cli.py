@@ -23,8 +23,8 @@ def main() -> None:
 @click.argument("live", type=click.Path(dir_okay=False, exists=True))
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--namespace", "-n", default=None, help="Namespace for Git objects that name none.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Take normalization and ignore settings from this config file.")
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Take normalization and ignore settings from this config file ($DRIFTD_CONFIG is not read).")
 @click.option("--crd", "crd_paths", multiple=True, type=click.Path(exists=True),
               help="CustomResourceDefinition file or folder: its schema's list keys and free-form fields "
                    "(repeatable; a cycle reads them from the API server).")

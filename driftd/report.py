@@ -65,7 +65,10 @@ def parse_time(text: str, now: datetime | None = None, tz: tzinfo | None = None)
         return midnight(today - timedelta(days=1))
     m = _RELATIVE.match(low)
     if m:
-        return iso_utc(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        try:
+            return iso_utc(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        except OverflowError:
+            raise ValueError(f"{text!r} is too far back: the earliest time is year 1") from None
     day_name = low.removeprefix("last ").strip()
     for number, name in enumerate(WEEKDAYS):
         if day_name in (name, name[:3]):
@@ -373,8 +376,9 @@ class _EventsByDefault(click.Group):
 def _database_options(f):
     f = click.option("--database", "database", type=click.Path(dir_okay=False), default=None,
                      help="The audit database (default: the config's `database`, else /var/lib/driftd/driftd.db).")(f)
-    f = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                     help="Take the database path from this config file.")(f)
+    f = click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
+                     envvar="DRIFTD_CONFIG", show_envvar=True,
+                     help="Take the database path from this config file (only `database` is needed).")(f)
     return f
 
 

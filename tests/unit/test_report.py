@@ -274,3 +274,24 @@ def test_runs_show_a_problem_without_lines_without_a_line_number(tmp_path):
     res = report("runs", "--database", path)
     assert res.exit_code == 0, res.output
     assert "1 unusable Git document(s): prod/missing no such path at this commit" in res.output
+
+
+def test_config_comes_from_driftd_config_and_c_is_short_for_config(db, tmp_path):
+    config = tmp_path / "driftd.yaml"
+    config.write_text("database: audit.db\n")
+    for args in (["runs", "-o", "json"], ["-o", "json"], ["snapshot", "--at", "now", "-o", "json"],
+                 ["changes", "-o", "json"], ["alerts", "-o", "json"]):
+        res = CliRunner().invoke(report_command, args, env={"DRIFTD_CONFIG": str(config)})
+        assert res.exit_code == 0, (args, res.output)
+    res = CliRunner().invoke(report_command, ["runs", "-o", "json"], env={"DRIFTD_CONFIG": str(config)})
+    assert len(json.loads(res.output)["runs"]) == 4
+    res = report("-c", str(config), "runs", "-o", "json")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["runs"]) == 4
+
+
+def test_a_time_too_far_back_is_a_usage_error_not_a_traceback(db):
+    res = report("--database", db, "--since", "999999999d")
+    assert res.exit_code == 2, res.output
+    assert "too far back" in res.output + res.stderr
+    assert not isinstance(res.exception, OverflowError)
