@@ -103,26 +103,40 @@ def _event_out(row: dict) -> dict:
     }
 
 
+def split_cluster(cluster: str | None) -> tuple[str | None, str | None]:
+    """``--cluster`` as the reports print it: ``supervisor`` or ``supervisor/prod`` (cluster/source)."""
+    if cluster is None or "/" not in cluster:
+        return cluster, None
+    name, source = cluster.split("/", 1)
+    return name, source or None
+
+
 def drift_events(store: AuditStore, cluster: str | None = None, namespace: str | None = None,
                  kind: str | None = None, name: str | None = None, status: str = "all",
                  since: str | None = None, limit: int | None = None) -> list[dict]:
-    """Drift episodes, newest first. ``status``: open | resolved | all. ``since``: any form
-    ``parse_time`` accepts; episodes still open or resolved at/after it."""
+    """Drift episodes, newest first. ``cluster``: a cluster, or ``cluster/source`` as the CLUSTER
+    column shows it. ``status``: open | resolved | all. ``since``: any form ``parse_time`` accepts;
+    episodes still open or resolved at/after it."""
     if status not in ("open", "resolved", "all"):
         raise ValueError(f"status must be open, resolved or all, not {status!r}")
-    rows = store.events(cluster=cluster, namespace=namespace, kind=kind, name=name,
+    cluster, source = split_cluster(cluster)
+    rows = store.events(cluster=cluster, source=source, namespace=namespace, kind=kind, name=name,
                         state=None if status == "all" else status,
                         since=parse_time(since) if since else None, limit=limit)
     return [_event_out(r) for r in rows]
 
 
 def recent_runs(store: AuditStore, cluster: str | None = None, limit: int | None = 20) -> list[dict]:
-    """Runs, newest first."""
+    """Runs, newest first. ``cluster``: a cluster, or ``cluster/source``."""
+    cluster, source = split_cluster(cluster)
+    rows = store.runs(limit=None if source else limit, cluster=cluster)
+    if source:   # the store filters by cluster only
+        rows = [r for r in rows if r["source"] == source][:limit]
     return [{"id": r["id"], "cluster": r["cluster"], "source": r["source"], "started_at": r["started_at"],
              "finished_at": r["finished_at"], "commit": r["git_commit"], "stale": r["stale"],
              "history_rewritten": r["history_rewritten"], "verdict": r["verdict"], "counts": r["counts"],
              "errors": r["errors"], "problems": r["problems"], "notices": r["notices"], "compare": r["compare"]}
-            for r in store.runs(limit=limit, cluster=cluster)]
+            for r in rows]
 
 
 def objects_at(store: AuditStore, at: str, cluster: str | None = None, kind: str | None = None,
@@ -296,7 +310,7 @@ def runs_table(runs: list[dict]) -> str:
 
 
 CSV_RUN_COLUMNS = ("id", "cluster", "source", "started_at", "finished_at", "commit", "stale", "history_rewritten",
-                   "verdict", "counts", "errors", "problems")
+                   "verdict", "counts", "errors", "problems", "notices")
 
 
 def runs_csv(runs: list[dict]) -> str:
@@ -307,7 +321,7 @@ def runs_csv(runs: list[dict]) -> str:
         writer.writerow([r["id"], r["cluster"], r["source"], r["started_at"], r["finished_at"], r["commit"] or "",
                          int(r["stale"]), int(r["history_rewritten"]), r["verdict"],
                          json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"]),
-                         json.dumps(r.get("problems") or [])])
+                         json.dumps(r.get("problems") or []), json.dumps(r.get("notices") or [])])
     return buf.getvalue()
 
 
@@ -342,10 +356,12 @@ def alerts_table(deliveries: list[dict]) -> str:
 
 
 def objects_yaml(objects: list[dict]) -> str:
-    """A multi-document YAML stream, each object preceded by a comment saying when it was seen."""
+    """A multi-document YAML stream, each object preceded by a comment saying since when it had that
+    content. A snapshot row is written only when the content changes, so ``seen_at`` is the run
+    that first saw this content, not the last run that saw the object."""
     docs = []
     for o in objects:
-        where = f"{_object(o)} in cluster {o['cluster']}, as seen {o['seen_at']} (run {o['run_id']})"
+        where = f"{_object(o)} in cluster {o['cluster']}, content as of {o['seen_at']} (run {o['run_id']})"
         docs.append(f"# {where}\n" + yaml.safe_dump(o["content"], sort_keys=False, allow_unicode=True,
                                                       default_flow_style=False))
     return "---\n".join(docs)
@@ -426,6 +442,13 @@ def _time_option(value: str | None, option: str) -> str | None:
 def report_command() -> None:
     """Read the audit trail: drift events (default), runs, live changes, or objects as they were at a time.
 
+    \b
+    Without a subcommand, `driftd report [OPTIONS]` is `driftd report events [OPTIONS]`:
+      --status open|resolved|all   --since TIME   --cluster CLUSTER[/SOURCE]
+      --namespace/-n N   --kind K   --name X   --limit N   -o table|json|csv
+      --config/-c FILE ($DRIFTD_CONFIG)   --database FILE
+    `driftd report events --help` explains them; `driftd report COMMAND --help` the others.
+
     Times: ISO 8601 (2026-12-01, 2026-12-01T10:00:00Z; no offset = local time), relative (30m, 24h,
     7d), yesterday, or a weekday (tuesday = local midnight of the most recent Tuesday before today).
     Exit 0, or 2 when the database cannot be read."""
@@ -433,7 +456,7 @@ def report_command() -> None:
 
 @report_command.command("events")
 @_database_options
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster, or CLUSTER/SOURCE as the tables show it.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--kind", default=None, help="Kind, any case (TanzuKubernetesCluster).")
 @click.option("--name", default=None)
@@ -458,7 +481,7 @@ def events_command(config_path, database, cluster, namespace, kind, name, status
 
 @report_command.command("runs")
 @_database_options
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster, or CLUSTER/SOURCE as the tables show it.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def runs_command(config_path, database, cluster, limit, output) -> None:
@@ -475,7 +498,7 @@ def runs_command(config_path, database, cluster, limit, output) -> None:
 @report_command.command("snapshot")
 @_database_options
 @click.option("--at", "at", required=True, help="The time to look at (2026-12-01T10:00:00Z, 3d, tuesday, ...).")
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster (snapshots are kept per cluster).")
 @click.option("--kind", default=None, help="Kind, any case.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--name", default=None)
@@ -495,7 +518,7 @@ def snapshot_command(config_path, database, at, cluster, kind, namespace, name, 
 
 @report_command.command("changes")
 @_database_options
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster (snapshots are kept per cluster).")
 @click.option("--kind", default=None, help="Kind, any case.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--name", default=None)
