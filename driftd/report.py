@@ -139,6 +139,33 @@ def recent_runs(store: AuditStore, cluster: str | None = None, limit: int | None
             for r in rows]
 
 
+# How many of the newest runs are searched for each source's latest one. A source whose latest run
+# is older than that has not run for hundreds of cycles of the others: it has been removed from the
+# config, and its last failure is not news. (An exact "latest run per source" belongs in the store.)
+LATEST_RUNS_WINDOW = 500
+
+
+def failed_latest_runs(store: AuditStore, cluster: str | None = None) -> list[dict]:
+    """The latest run of each cluster/source (``cluster``: a cluster or ``cluster/source``) that
+    ended in ``error``: the drift events of that source may be out of date, since a failed run
+    neither opens nor resolves episodes of what it could not see (docs/audit.md)."""
+    cluster, source = split_cluster(cluster)
+    seen: set[tuple[str, str]] = set()
+    failed = []
+    for r in store.runs(limit=LATEST_RUNS_WINDOW, cluster=cluster):
+        if (r["cluster"], r["source"]) in seen or (source and r["source"] != source):
+            continue
+        seen.add((r["cluster"], r["source"]))
+        if r["verdict"] != "error":
+            continue
+        error = r["errors"][0]["message"] if r["errors"] else "no Git commit could be read"
+        failed.append({"cluster": r["cluster"], "source": r["source"], "run": r["id"],
+                       "started_at": r["started_at"], "error": error,
+                       "message": f"the latest run of {r['cluster']}/{r['source']} (run {r['id']}, "
+                                  f"{r['started_at']}) ended in error: {error}; events may be out of date"})
+    return failed
+
+
 def objects_at(store: AuditStore, at: str, cluster: str | None = None, kind: str | None = None,
                namespace: str | None = None, name: str | None = None) -> list[dict]:
     """Every object that existed at ``at`` (any ``parse_time`` form), as driftd last saw it by then."""
@@ -467,12 +494,18 @@ def report_command() -> None:
 def events_command(config_path, database, cluster, namespace, kind, name, status, since, limit, output) -> None:
     """Drift episodes, newest first, with their field details."""
     since_at = _time_option(since, "--since")
-    events = _read(config_path, database,
-                   lambda store: drift_events(store, cluster, namespace, kind, name, status, since_at, limit))
+    events, warnings = _read(config_path, database,
+                             lambda store: (drift_events(store, cluster, namespace, kind, name, status, since_at,
+                                                         limit),
+                                            failed_latest_runs(store, cluster)))
+    # A failed latest run is worth a warning, not a failure: the report itself is right about what
+    # the audit trail holds (exit 0), it may just not be the cluster's state now.
+    for w in warnings:
+        click.echo(f"driftd: warning: {w['message']}", err=True)
     if output == "json":
         filters = {"cluster": cluster, "namespace": namespace, "kind": kind, "name": name, "status": status,
                    "since": since_at, "limit": limit}
-        click.echo(to_json("events", "events", events, filters=filters), nl=False)
+        click.echo(to_json("events", "events", events, filters=filters, warnings=warnings), nl=False)
     elif output == "csv":
         click.echo(events_csv(events), nl=False)
     else:

@@ -333,3 +333,22 @@ def test_report_help_lists_the_event_filters():
     for option in ("--status", "--since", "--cluster", "--namespace", "--kind", "--name", "--limit",
                    "driftd report events --help"):
         assert option in res.output, option
+
+
+def test_events_warn_when_the_latest_run_of_a_source_ended_in_error(db):
+    from driftd.model import CycleError
+
+    with AuditStore.open(db) as s:
+        s.record_run(make_run(4, [], commit=None, errors=[CycleError("git", "/srv/gitops", "cannot read /srv/gitops")],
+                              cluster="staging", source="staging"))
+    res = report("--database", db, "--cluster", "staging", "--status", "resolved")
+    assert res.exit_code == 0
+    assert res.stdout == "no drift events match\n"
+    assert res.stderr == (f"driftd: warning: the latest run of staging/staging (run 5, {at(4)}) ended in error: "
+                          "cannot read /srv/gitops; events may be out of date\n")
+    doc = json.loads(report("--database", db, "-o", "json").stdout)
+    assert [(w["cluster"], w["source"], w["run"], w["error"]) for w in doc["warnings"]] == [
+        ("staging", "staging", 5, "cannot read /srv/gitops")]
+    # prod's latest run did not fail: no warning about it
+    assert report("--database", db, "--cluster", "prod", "-o", "json").stderr == ""
+    assert json.loads(report("--database", db, "--cluster", "prod/gitops", "-o", "json").stdout)["warnings"] == []
