@@ -50,7 +50,7 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     free-form values (driftd.schema), as the API server's CRDs do in a cycle."""
     from .config import engine_options, load_config_file
 
-    options = engine_options(load_config_file(config_path)) if config_path else engine_options(None)
+    options = engine_options(load_config_file(config_path, need_sources=False)) if config_path else engine_options(None)
     want = load_path(desired, namespace)
     have = load_path(live)
     if have.problems:
