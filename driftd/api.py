@@ -55,6 +55,14 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     have = load_path(live)
     if have.problems:
         raise DiffInputError("; ".join(p.describe() for p in have.problems))
+    # Nothing to compare is an input mistake (a wrong file, an empty redirect), never "everything
+    # missing" or "in sync". kubectl's empty answer, `kind: List` with `items: []`, does say that
+    # nothing is live.
+    if not have.manifests and not _declares_a_list(live):
+        raise DiffInputError(f"{live}: no Kubernetes object (needs apiVersion, kind and metadata.name; "
+                             f"`kubectl get -o yaml` of nothing is a List with items: [])")
+    if not want.manifests and not want.problems:
+        raise DiffInputError(f"{desired}: no Kubernetes object (needs apiVersion, kind and metadata.name)")
     schemas = None
     if crd_paths:
         crds = LoadResult()
@@ -72,6 +80,23 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     return result
 
 
+
+
+def _declares_a_list(path: str | Path) -> bool:
+    """Whether a file (or a YAML file under a folder) holds a ``kind: ...List`` document with ``items``."""
+    import yaml
+
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()) if root.is_dir() else [root]
+    for f in files:
+        try:
+            docs = list(yaml.safe_load_all(f.read_text(encoding="utf-8-sig")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if any(isinstance(d, dict) and str(d.get("kind", "")).endswith("List") and isinstance(d.get("items"), list)
+               for d in docs):
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- check / run

@@ -46,6 +46,8 @@ def diff(desired: str, live: str, output: str, namespace: str | None, config_pat
     if output == "json":
         click.echo(dumps(report_json(result)), nl=False)
     else:
+        for notice in result.notices:
+            click.echo(f"notice: {notice}")
         click.echo(report_table(result, show_in_sync=show_in_sync), nl=False)
     sys.exit(result.verdict.exit_code)
 
