@@ -128,12 +128,28 @@ def profiles(explain: str | None, output: str) -> None:
     if output == "json":
         click.echo(dumps({"rules": rules}), nl=False)
         return
+    if explain:
+        for k, v in rules[0].items():
+            click.echo(f"{k}: {v}")
+        return
+    header = ("PROFILE", "RULE", "ACTION")
+    widths = [max(len(h), *(len(r[k]) for r in rules)) for h, k in zip(header, ("profile", "name", "action"))]
+    click.echo(" ".join(h.ljust(w) for h, w in zip(header, widths)) + " KINDS")
     for r in rules:
-        if explain:
-            for k, v in r.items():
-                click.echo(f"{k}: {v}")
-        else:
-            click.echo(f"{r['profile']:5} {r['name']:38} {r['action']:13} {', '.join(r['kinds'])[:60]}")
+        cells = (r["profile"], r["name"], r["action"])
+        click.echo(" ".join(c.ljust(w) for c, w in zip(cells, widths)) + f" {kinds_cell(r['kinds'])}")
+
+
+def kinds_cell(kinds: list[str], width: int = 60) -> str:
+    """As many whole kind names as fit in ``width``, then ``+N more`` (``--explain`` lists them all)."""
+    shown: list[str] = []
+    for i, kind in enumerate(kinds):
+        rest = len(kinds) - i - 1
+        candidate = ", ".join([*shown, kind]) + (f", +{rest} more" if rest else "")
+        if shown and len(candidate) > width:
+            return ", ".join(shown) + f", +{len(kinds) - len(shown)} more"
+        shown.append(kind)
+    return ", ".join(shown)
 
 
 def _fail(message: str, output: str) -> None:
