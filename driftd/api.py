@@ -50,11 +50,19 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     free-form values (driftd.schema), as the API server's CRDs do in a cycle."""
     from .config import engine_options, load_config_file
 
-    options = engine_options(load_config_file(config_path)) if config_path else engine_options(None)
+    options = engine_options(load_config_file(config_path, need_sources=False)) if config_path else engine_options(None)
     want = load_path(desired, namespace)
     have = load_path(live)
     if have.problems:
         raise DiffInputError("; ".join(p.describe() for p in have.problems))
+    # Nothing to compare is an input mistake (a wrong file, an empty redirect), never "everything
+    # missing" or "in sync". kubectl's empty answer, `kind: List` with `items: []`, does say that
+    # nothing is live.
+    if not have.manifests and not _declares_a_list(live):
+        raise DiffInputError(f"{live}: no Kubernetes object (needs apiVersion, kind and metadata.name; "
+                             f"`kubectl get -o yaml` of nothing is a List with items: [])")
+    if not want.manifests and not want.problems:
+        raise DiffInputError(f"{desired}: no Kubernetes object (needs apiVersion, kind and metadata.name)")
     schemas = None
     if crd_paths:
         crds = LoadResult()
@@ -72,6 +80,23 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     return result
 
 
+
+
+def _declares_a_list(path: str | Path) -> bool:
+    """Whether a file (or a YAML file under a folder) holds a ``kind: ...List`` document with ``items``."""
+    import yaml
+
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()) if root.is_dir() else [root]
+    for f in files:
+        try:
+            docs = list(yaml.safe_load_all(f.read_text(encoding="utf-8-sig")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if any(isinstance(d, dict) and str(d.get("kind", "")).endswith("List") and isinstance(d.get("items"), list)
+               for d in docs):
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- check / run
@@ -111,7 +136,10 @@ class CheckOutcome:
                  "started_at": r.started_at, "finished_at": r.finished_at,
                  "errors": [e.to_json() for e in r.errors], "notices": r.notices, "compare": r.compare}
                 for r in self.runs]
-        extra: dict = {"runs": runs, "errors": self.errors()}
+        # Top-level notices are every run's, named by source: a reader of the top level alone must
+        # see a stale remote too. (A run's notices include its skipped documents.)
+        notices = [f"source {r.source}: {n}" for r in self.runs for n in r.notices]
+        extra: dict = {"notices": notices, "runs": runs, "errors": self.errors()}
         if self.alerts is not None:
             extra["alerts"] = self.alerts.to_json()
         return report_json(self.merged(), self.verdict, extra)
@@ -121,9 +149,12 @@ class CheckSession:
     """Cycles over every source of a config, writing each run to the audit trail.
 
     A run that cannot be written (disk full, database locked ...) is kept and written before the
-    next one, so the audit trail loses nothing while the daemon keeps going."""
+    next one, so the audit trail loses nothing while the daemon keeps going. ``once`` (``driftd
+    check``): there is no next cycle, so such a run is said to be not recorded and dropped, and
+    errors are not logged, since the printed outcome says each of them once."""
 
-    def __init__(self, config: Config, open_store: bool = True):
+    def __init__(self, config: Config, open_store: bool = True, once: bool = False):
+        self.once = once
         self.config = config
         self.cycle = Cycle(config)
         self.pending: list[RunRecord] = []
@@ -165,6 +196,11 @@ class CheckSession:
             try:
                 self._store().record_run(run)
             except StoreError as exc:
+                if self.once:
+                    lost = ", ".join(f"{r.source} on {r.cluster}" for r in self.pending)
+                    errors.append(f"audit trail: {exc}; NOT recorded: the run of {lost}")
+                    self.pending.clear()
+                    break
                 errors.append(f"audit trail: {exc} ({len(self.pending)} run(s) kept in memory, retried next cycle)")
                 self.log.error("store_failed", error=str(exc), pending=len(self.pending))
                 break
@@ -201,7 +237,7 @@ class CheckSession:
         runs = [run for run, _ in pairs]
         for run in runs:
             log = self.log.bind(source=run.source, cluster=run.cluster, commit=(run.commit or "")[:12])
-            for err in run.errors:
+            for err in run.errors if not self.once else ():
                 log.error("edge_failed", edge=err.edge, target=err.target, error=err.message)
             log.info("source_checked", verdict=run.verdict.value, stale=run.stale, **run.counts())
         store_errors = self._write(runs)
@@ -211,7 +247,7 @@ class CheckSession:
 def check(config: Config, write: bool = True) -> CheckOutcome:
     """One cycle, then (with webhooks and a written run) one delivery pass: its events and whatever
     earlier runs left pending. A receiver's failure does not change the verdict (docs/alerts.md)."""
-    with CheckSession(config, open_store=write) as session:
+    with CheckSession(config, open_store=write, once=True) as session:
         session.register_webhooks()
         outcome = session.run_cycle()
         outcome.alerts = session.deliver_alerts()

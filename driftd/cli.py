@@ -23,8 +23,8 @@ def main() -> None:
 @click.argument("live", type=click.Path(dir_okay=False, exists=True))
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--namespace", "-n", default=None, help="Namespace for Git objects that name none.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Take normalization and ignore settings from this config file.")
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Take normalization and ignore settings from this config file ($DRIFTD_CONFIG is not read).")
 @click.option("--crd", "crd_paths", multiple=True, type=click.Path(exists=True),
               help="CustomResourceDefinition file or folder: its schema's list keys and free-form fields "
                    "(repeatable; a cycle reads them from the API server).")
@@ -46,6 +46,8 @@ def diff(desired: str, live: str, output: str, namespace: str | None, config_pat
     if output == "json":
         click.echo(dumps(report_json(result)), nl=False)
     else:
+        for notice in result.notices:
+            click.echo(f"notice: {notice}")
         click.echo(report_table(result, show_in_sync=show_in_sync), nl=False)
     sys.exit(result.verdict.exit_code)
 
@@ -126,12 +128,28 @@ def profiles(explain: str | None, output: str) -> None:
     if output == "json":
         click.echo(dumps({"rules": rules}), nl=False)
         return
+    if explain:
+        for k, v in rules[0].items():
+            click.echo(f"{k}: {v}")
+        return
+    header = ("PROFILE", "RULE", "ACTION")
+    widths = [max(len(h), *(len(r[k]) for r in rules)) for h, k in zip(header, ("profile", "name", "action"))]
+    click.echo(" ".join(h.ljust(w) for h, w in zip(header, widths)) + " KINDS")
     for r in rules:
-        if explain:
-            for k, v in r.items():
-                click.echo(f"{k}: {v}")
-        else:
-            click.echo(f"{r['profile']:5} {r['name']:38} {r['action']:13} {', '.join(r['kinds'])[:60]}")
+        cells = (r["profile"], r["name"], r["action"])
+        click.echo(" ".join(c.ljust(w) for c, w in zip(cells, widths)) + f" {kinds_cell(r['kinds'])}")
+
+
+def kinds_cell(kinds: list[str], width: int = 60) -> str:
+    """As many whole kind names as fit in ``width``, then ``+N more`` (``--explain`` lists them all)."""
+    shown: list[str] = []
+    for i, kind in enumerate(kinds):
+        rest = len(kinds) - i - 1
+        candidate = ", ".join([*shown, kind]) + (f", +{rest} more" if rest else "")
+        if shown and len(candidate) > width:
+            return ", ".join(shown) + f", +{len(kinds) - len(shown)} more"
+        shown.append(kind)
+    return ", ".join(shown)
 
 
 def _fail(message: str, output: str) -> None:

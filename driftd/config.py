@@ -131,11 +131,12 @@ class _Reader:
 
     def __init__(self, data: object, where: str, allowed: tuple[str, ...]):
         if not isinstance(data, dict):
-            raise ConfigError(f"{where}: must be a mapping")
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ConfigError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(allowed)})")
+            raise ConfigError(f"{where}: must be a mapping" if where else
+                              f"must be a mapping of keys ({', '.join(allowed)})")
         self.data, self.where = data, where
+        unknown = sorted(set(data) - set(allowed), key=str)
+        if unknown:
+            raise ConfigError(f"{self._at(str(unknown[0]))}: unknown key (known: {', '.join(allowed)})")
 
     def _at(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
@@ -156,16 +157,17 @@ class _Reader:
             raise ConfigError(f"{self._at(key)}: must be true or false")
         return value
 
-    def list(self, key: str, default: list | None = None) -> list:
+    def list(self, key: str, default: list | None = None, one_string: bool = False) -> list:
+        """``one_string``: a lone string stands for a list of one (``paths: prod``)."""
         value = self.data.get(key, default if default is not None else [])
-        if isinstance(value, str):
+        if one_string and isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
             raise ConfigError(f"{self._at(key)}: must be a list")
         return value
 
     def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        values = self.list(key, list(default))
+        values = self.list(key, list(default), one_string=True)
         for i, v in enumerate(values):
             if not isinstance(v, str) or not v:
                 raise ConfigError(f"{self._at(key)}[{i}]: must be a non-empty string")
@@ -334,7 +336,9 @@ def _is_url(repo: str) -> bool:
     return "://" in repo or repo.startswith("git@")
 
 
-def load_config_file(path: str | Path) -> Config:
+def load_config_file(path: str | Path, need_sources: bool = True) -> Config:
+    """``need_sources``: a config for cycles (check, run) must have at least one source; ``driftd
+    report`` (only ``database``) and ``driftd diff`` (normalization, ignore) read it without."""
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -345,11 +349,27 @@ def load_config_file(path: str | Path) -> Config:
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     except Exception as exc:  # yaml.YAMLError and its marks
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: {_yaml_error(exc)}") from exc
     try:
-        return parse_config(data, path)
+        config = parse_config(data, path)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    if need_sources and not config.sources:
+        # Without a source a cycle compares nothing and would say "in-sync" forever.
+        raise ConfigError(f"{path}: sources: at least one source is needed (docs/config.md)")
+    return config
+
+
+def _yaml_error(exc: Exception) -> str:
+    """A YAML syntax error on one line: where (line, column of the file) and what; PyYAML's own text
+    is several lines and names the stream "<unicode string>"."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    what = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if mark is None or not what:
+        return "invalid YAML: " + " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    detail = f" ({context})" if context and context != what else ""
+    return f"line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {what}{detail}"
 
 
 def engine_options(config: Config | None) -> EngineOptions:

@@ -65,7 +65,10 @@ def parse_time(text: str, now: datetime | None = None, tz: tzinfo | None = None)
         return midnight(today - timedelta(days=1))
     m = _RELATIVE.match(low)
     if m:
-        return iso_utc(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        try:
+            return iso_utc(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        except OverflowError:
+            raise ValueError(f"{text!r} is too far back: the earliest time is year 1") from None
     day_name = low.removeprefix("last ").strip()
     for number, name in enumerate(WEEKDAYS):
         if day_name in (name, name[:3]):
@@ -100,26 +103,67 @@ def _event_out(row: dict) -> dict:
     }
 
 
+def split_cluster(cluster: str | None) -> tuple[str | None, str | None]:
+    """``--cluster`` as the reports print it: ``supervisor`` or ``supervisor/prod`` (cluster/source)."""
+    if cluster is None or "/" not in cluster:
+        return cluster, None
+    name, source = cluster.split("/", 1)
+    return name, source or None
+
+
 def drift_events(store: AuditStore, cluster: str | None = None, namespace: str | None = None,
                  kind: str | None = None, name: str | None = None, status: str = "all",
                  since: str | None = None, limit: int | None = None) -> list[dict]:
-    """Drift episodes, newest first. ``status``: open | resolved | all. ``since``: any form
-    ``parse_time`` accepts; episodes still open or resolved at/after it."""
+    """Drift episodes, newest first. ``cluster``: a cluster, or ``cluster/source`` as the CLUSTER
+    column shows it. ``status``: open | resolved | all. ``since``: any form ``parse_time`` accepts;
+    episodes still open or resolved at/after it."""
     if status not in ("open", "resolved", "all"):
         raise ValueError(f"status must be open, resolved or all, not {status!r}")
-    rows = store.events(cluster=cluster, namespace=namespace, kind=kind, name=name,
+    cluster, source = split_cluster(cluster)
+    rows = store.events(cluster=cluster, source=source, namespace=namespace, kind=kind, name=name,
                         state=None if status == "all" else status,
                         since=parse_time(since) if since else None, limit=limit)
     return [_event_out(r) for r in rows]
 
 
 def recent_runs(store: AuditStore, cluster: str | None = None, limit: int | None = 20) -> list[dict]:
-    """Runs, newest first."""
+    """Runs, newest first. ``cluster``: a cluster, or ``cluster/source``."""
+    cluster, source = split_cluster(cluster)
+    rows = store.runs(limit=None if source else limit, cluster=cluster)
+    if source:   # the store filters by cluster only
+        rows = [r for r in rows if r["source"] == source][:limit]
     return [{"id": r["id"], "cluster": r["cluster"], "source": r["source"], "started_at": r["started_at"],
              "finished_at": r["finished_at"], "commit": r["git_commit"], "stale": r["stale"],
              "history_rewritten": r["history_rewritten"], "verdict": r["verdict"], "counts": r["counts"],
              "errors": r["errors"], "problems": r["problems"], "notices": r["notices"], "compare": r["compare"]}
-            for r in store.runs(limit=limit, cluster=cluster)]
+            for r in rows]
+
+
+# How many of the newest runs are searched for each source's latest one. A source whose latest run
+# is older than that has not run for hundreds of cycles of the others: it has been removed from the
+# config, and its last failure is not news. (An exact "latest run per source" belongs in the store.)
+LATEST_RUNS_WINDOW = 500
+
+
+def failed_latest_runs(store: AuditStore, cluster: str | None = None) -> list[dict]:
+    """The latest run of each cluster/source (``cluster``: a cluster or ``cluster/source``) that
+    ended in ``error``: the drift events of that source may be out of date, since a failed run
+    neither opens nor resolves episodes of what it could not see (docs/audit.md)."""
+    cluster, source = split_cluster(cluster)
+    seen: set[tuple[str, str]] = set()
+    failed = []
+    for r in store.runs(limit=LATEST_RUNS_WINDOW, cluster=cluster):
+        if (r["cluster"], r["source"]) in seen or (source and r["source"] != source):
+            continue
+        seen.add((r["cluster"], r["source"]))
+        if r["verdict"] != "error":
+            continue
+        error = r["errors"][0]["message"] if r["errors"] else "no Git commit could be read"
+        failed.append({"cluster": r["cluster"], "source": r["source"], "run": r["id"],
+                       "started_at": r["started_at"], "error": error,
+                       "message": f"the latest run of {r['cluster']}/{r['source']} (run {r['id']}, "
+                                  f"{r['started_at']}) ended in error: {error}; events may be out of date"})
+    return failed
 
 
 def objects_at(store: AuditStore, at: str, cluster: str | None = None, kind: str | None = None,
@@ -282,8 +326,9 @@ def runs_table(runs: list[dict]) -> str:
         notes = [f"{len(r['errors'])} error(s): {r['errors'][0]['message']}"] if r["errors"] else []
         if r.get("problems"):
             first = r["problems"][0]
-            notes.append(f"{len(r['problems'])} unusable Git document(s): {first['file']}:{first['lines'][0]} "
-                         f"{first['message']}")
+            # A problem without lines is about a whole path (e.g. a `paths:` entry missing at the commit).
+            where = f"{first['file']}:{first['lines'][0]}" if first.get("lines") else first["file"]
+            notes.append(f"{len(r['problems'])} unusable Git document(s): {where} {first['message']}")
         notes += ["stale Git"] * r["stale"] + ["history rewritten"] * r["history_rewritten"]
         rows.append([str(r["id"]), r["started_at"], r["cluster"], r["source"], (r["commit"] or "-")[:12],
                      r["verdict"], ", ".join(f"{n} {s}" for s, n in sorted(r["counts"].items())) or "-",
@@ -292,7 +337,7 @@ def runs_table(runs: list[dict]) -> str:
 
 
 CSV_RUN_COLUMNS = ("id", "cluster", "source", "started_at", "finished_at", "commit", "stale", "history_rewritten",
-                   "verdict", "counts", "errors", "problems")
+                   "verdict", "counts", "errors", "problems", "notices")
 
 
 def runs_csv(runs: list[dict]) -> str:
@@ -303,7 +348,7 @@ def runs_csv(runs: list[dict]) -> str:
         writer.writerow([r["id"], r["cluster"], r["source"], r["started_at"], r["finished_at"], r["commit"] or "",
                          int(r["stale"]), int(r["history_rewritten"]), r["verdict"],
                          json.dumps(r["counts"], sort_keys=True), json.dumps(r["errors"]),
-                         json.dumps(r.get("problems") or [])])
+                         json.dumps(r.get("problems") or []), json.dumps(r.get("notices") or [])])
     return buf.getvalue()
 
 
@@ -338,10 +383,12 @@ def alerts_table(deliveries: list[dict]) -> str:
 
 
 def objects_yaml(objects: list[dict]) -> str:
-    """A multi-document YAML stream, each object preceded by a comment saying when it was seen."""
+    """A multi-document YAML stream, each object preceded by a comment saying since when it had that
+    content. A snapshot row is written only when the content changes, so ``seen_at`` is the run
+    that first saw this content, not the last run that saw the object."""
     docs = []
     for o in objects:
-        where = f"{_object(o)} in cluster {o['cluster']}, as seen {o['seen_at']} (run {o['run_id']})"
+        where = f"{_object(o)} in cluster {o['cluster']}, content as of {o['seen_at']} (run {o['run_id']})"
         docs.append(f"# {where}\n" + yaml.safe_dump(o["content"], sort_keys=False, allow_unicode=True,
                                                       default_flow_style=False))
     return "---\n".join(docs)
@@ -372,8 +419,9 @@ class _EventsByDefault(click.Group):
 def _database_options(f):
     f = click.option("--database", "database", type=click.Path(dir_okay=False), default=None,
                      help="The audit database (default: the config's `database`, else /var/lib/driftd/driftd.db).")(f)
-    f = click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                     help="Take the database path from this config file.")(f)
+    f = click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
+                     envvar="DRIFTD_CONFIG", show_envvar=True,
+                     help="Take the database path from this config file (only `database` is needed).")(f)
     return f
 
 
@@ -386,7 +434,7 @@ def _open_store(config_path: str | None, database: str | None) -> AuditStore:
     if database is None:
         from .config import Config, ConfigError, load_config_file
         try:
-            database = load_config_file(config_path).database if config_path else Config(path=None).database
+            database = load_config_file(config_path, need_sources=False).database if config_path else Config(path=None).database
         except ConfigError as exc:
             _fail(str(exc))
     if not os.path.exists(database):
@@ -421,6 +469,13 @@ def _time_option(value: str | None, option: str) -> str | None:
 def report_command() -> None:
     """Read the audit trail: drift events (default), runs, live changes, or objects as they were at a time.
 
+    \b
+    Without a subcommand, `driftd report [OPTIONS]` is `driftd report events [OPTIONS]`:
+      --status open|resolved|all   --since TIME   --cluster CLUSTER[/SOURCE]
+      --namespace/-n N   --kind K   --name X   --limit N   -o table|json|csv
+      --config/-c FILE ($DRIFTD_CONFIG)   --database FILE
+    `driftd report events --help` explains them; `driftd report COMMAND --help` the others.
+
     Times: ISO 8601 (2026-12-01, 2026-12-01T10:00:00Z; no offset = local time), relative (30m, 24h,
     7d), yesterday, or a weekday (tuesday = local midnight of the most recent Tuesday before today).
     Exit 0, or 2 when the database cannot be read."""
@@ -428,7 +483,7 @@ def report_command() -> None:
 
 @report_command.command("events")
 @_database_options
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster, or CLUSTER/SOURCE as the tables show it.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--kind", default=None, help="Kind, any case (TanzuKubernetesCluster).")
 @click.option("--name", default=None)
@@ -439,12 +494,18 @@ def report_command() -> None:
 def events_command(config_path, database, cluster, namespace, kind, name, status, since, limit, output) -> None:
     """Drift episodes, newest first, with their field details."""
     since_at = _time_option(since, "--since")
-    events = _read(config_path, database,
-                   lambda store: drift_events(store, cluster, namespace, kind, name, status, since_at, limit))
+    events, warnings = _read(config_path, database,
+                             lambda store: (drift_events(store, cluster, namespace, kind, name, status, since_at,
+                                                         limit),
+                                            failed_latest_runs(store, cluster)))
+    # A failed latest run is worth a warning, not a failure: the report itself is right about what
+    # the audit trail holds (exit 0), it may just not be the cluster's state now.
+    for w in warnings:
+        click.echo(f"driftd: warning: {w['message']}", err=True)
     if output == "json":
         filters = {"cluster": cluster, "namespace": namespace, "kind": kind, "name": name, "status": status,
                    "since": since_at, "limit": limit}
-        click.echo(to_json("events", "events", events, filters=filters), nl=False)
+        click.echo(to_json("events", "events", events, filters=filters, warnings=warnings), nl=False)
     elif output == "csv":
         click.echo(events_csv(events), nl=False)
     else:
@@ -453,7 +514,7 @@ def events_command(config_path, database, cluster, namespace, kind, name, status
 
 @report_command.command("runs")
 @_database_options
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster, or CLUSTER/SOURCE as the tables show it.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def runs_command(config_path, database, cluster, limit, output) -> None:
@@ -470,7 +531,7 @@ def runs_command(config_path, database, cluster, limit, output) -> None:
 @report_command.command("snapshot")
 @_database_options
 @click.option("--at", "at", required=True, help="The time to look at (2026-12-01T10:00:00Z, 3d, tuesday, ...).")
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster (snapshots are kept per cluster).")
 @click.option("--kind", default=None, help="Kind, any case.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--name", default=None)
@@ -490,7 +551,7 @@ def snapshot_command(config_path, database, at, cluster, kind, namespace, name, 
 
 @report_command.command("changes")
 @_database_options
-@click.option("--cluster", default=None)
+@click.option("--cluster", default=None, help="A cluster (snapshots are kept per cluster).")
 @click.option("--kind", default=None, help="Kind, any case.")
 @click.option("--namespace", "-n", default=None)
 @click.option("--name", default=None)

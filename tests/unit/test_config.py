@@ -172,3 +172,48 @@ def test_diff_with_a_broken_config_is_one_message_and_exit_2_not_drift(tmp_path)
     assert "no-such-rule" in report["errors"][0] and report["errors"][0].startswith(f"config: {cfg}")
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "clusters: [{name: c}]\n",
+                                  "clusters: [{name: c}]\nsources: []\n"])
+def test_a_config_without_sources_is_an_error_for_check_and_run(tmp_path, text):
+    from click.testing import CliRunner
+
+    from driftd.cli import main
+
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    assert str(err.value) == f"{path}: sources: at least one source is needed (docs/config.md)"
+    for args in (["check", "--no-store"], ["run"]):
+        res = CliRunner().invoke(main, [*args, "--config", str(path)])
+        assert res.exit_code == 2, res.output
+        assert res.stderr == f"driftd: config: {path}: sources: at least one source is needed (docs/config.md)\n"
+
+
+def test_report_and_diff_read_a_config_with_only_a_database(tmp_path):
+    cfg = load_config_file(write(tmp_path, "database: audit.db\n"), need_sources=False)
+    assert cfg.database == str(tmp_path / "audit.db") and cfg.sources == ()
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_line_and_column(tmp_path):
+    path = write(tmp_path, "interval: 5m\nclusters:\n  - name: a\n   kubeconfig: /x\n")
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    message = str(err.value)
+    assert "\n" not in message and "<unicode string>" not in message
+    assert message == (f"{path}: line 4, column 4: invalid YAML: did not find expected '-' indicator "
+                       "(while parsing a block collection)")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("watch: TanzuKubernetesCluster\n", "watch: must be a list"),
+    ("sources: prod\n", "sources: must be a list"),
+    ("intervall: 5m\n", "intervall: unknown key (known: interval, "),
+    ("- interval: 5m\n", "must be a mapping of keys (interval, "),
+])
+def test_shape_mistakes_name_the_key_as_written(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config_file(path)
+    assert str(err.value).startswith(f"{path}: {message}")

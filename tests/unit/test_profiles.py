@@ -265,10 +265,24 @@ def test_profiles_lists_every_rule_in_table_and_json():
     names = [r.name for r in builtin_rules()]
     res = CliRunner().invoke(main, ["profiles"])
     assert res.exit_code == 0
-    listed = [line.split()[1] for line in res.output.splitlines() if line.strip()]
+    header, *lines = res.output.splitlines()
+    assert header.split() == ["PROFILE", "RULE", "ACTION", "KINDS"]
+    listed = [line.split()[1] for line in lines if line.strip()]
     assert listed == names
     res = CliRunner().invoke(main, ["profiles", "-o", "json"])
     assert [r["name"] for r in json.loads(res.output)["rules"]] == names
+
+
+def test_profiles_table_never_cuts_a_kind_name():
+    rules = json.loads(CliRunner().invoke(main, ["profiles", "-o", "json"]).output)["rules"]
+    header, *lines = CliRunner().invoke(main, ["profiles"]).output.splitlines()
+    column = header.index("KINDS")
+    assert any(len(r["kinds"]) > 6 for r in rules)        # the table has to shorten some
+    for rule, line in zip(rules, lines):
+        cell = line[column:].split(", ")
+        more = int(cell.pop()[1:].split()[0]) if cell[-1].startswith("+") else 0
+        assert cell == rule["kinds"][:len(cell)], line       # whole names, in order
+        assert len(cell) + more == len(rule["kinds"]), line
 
 
 @pytest.mark.parametrize("rule", builtin_rules(), ids=lambda r: r.name)

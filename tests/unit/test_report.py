@@ -101,6 +101,8 @@ def test_csv_has_a_header_and_one_row_per_field_drift(db):
     (["--status", "open"], ["staging:tkc-1", "prod:md-1"]),
     (["--status", "resolved"], ["prod:tkc-1"]),
     (["--cluster", "staging"], ["staging:tkc-1"]),
+    (["--cluster", "prod/gitops"], ["prod:md-1", "prod:tkc-1"]),      # CLUSTER/SOURCE, as the table shows it
+    (["--cluster", "prod/other"], []),
     (["--kind", "machinedeployment"], ["prod:md-1"]),
     (["--name", "tkc-1", "--namespace", "ns1"], ["staging:tkc-1", "prod:tkc-1"]),
     (["--namespace", "other"], []),
@@ -143,7 +145,7 @@ def test_snapshot_at_shows_objects_as_they_were(db):
     [doc] = list(yaml.safe_load_all(res.output))
     assert doc["spec"]["topology"]["nodePools"][0]["replicas"] == 5
     assert res.output.startswith("# TanzuKubernetesCluster.run.tanzu.vmware.com ns1/tkc-1 in cluster prod, "
-                                 "as seen 2026-12-02T10:00:00Z (run 2)\n")
+                                 "content as of 2026-12-02T10:00:00Z (run 2)\n")
     res = report("snapshot", "--database", db, "--at", "2026-12-01T23:59:59+01:00", "-o", "json",
                  "--cluster", "prod", "--name", "tkc-1", "-n", "ns1")
     doc = json.loads(res.output)
@@ -262,3 +264,91 @@ def test_runs_show_the_unusable_git_document_of_an_invalid_run(tmp_path):
     assert "1 unusable Git document(s): prod/tkc-1.yaml:7 while parsing a flow sequence" in table
     [row] = list(csv.DictReader(io.StringIO(report("runs", "--database", path, "-o", "csv").output)))
     assert json.loads(row["problems"])[0]["object"] == "TanzuKubernetesCluster.run.tanzu.vmware.com ns1/tkc-1"
+
+
+def test_runs_show_a_problem_without_lines_without_a_line_number(tmp_path):
+    # a `paths:` entry that does not exist at the commit is a problem of the whole path: no lines
+    path = str(tmp_path / "audit.db")
+    run = make_run(1, [], live={KEY: tkc()})
+    run.problems = [{"file": "prod/missing", "lines": [], "message": "no such path at this commit"}]
+    with AuditStore.open(path) as s:
+        s.record_run(run)
+    res = report("runs", "--database", path)
+    assert res.exit_code == 0, res.output
+    assert "1 unusable Git document(s): prod/missing no such path at this commit" in res.output
+
+
+def test_config_comes_from_driftd_config_and_c_is_short_for_config(db, tmp_path):
+    config = tmp_path / "driftd.yaml"
+    config.write_text("database: audit.db\n")
+    for args in (["runs", "-o", "json"], ["-o", "json"], ["snapshot", "--at", "now", "-o", "json"],
+                 ["changes", "-o", "json"], ["alerts", "-o", "json"]):
+        res = CliRunner().invoke(report_command, args, env={"DRIFTD_CONFIG": str(config)})
+        assert res.exit_code == 0, (args, res.output)
+    res = CliRunner().invoke(report_command, ["runs", "-o", "json"], env={"DRIFTD_CONFIG": str(config)})
+    assert len(json.loads(res.output)["runs"]) == 4
+    res = report("-c", str(config), "runs", "-o", "json")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["runs"]) == 4
+
+
+def test_a_time_too_far_back_is_a_usage_error_not_a_traceback(db):
+    res = report("--database", db, "--since", "999999999d")
+    assert res.exit_code == 2, res.output
+    assert "too far back" in res.output + res.stderr
+    assert not isinstance(res.exception, OverflowError)
+
+
+def test_snapshot_header_says_since_when_the_content_is_unchanged_not_when_it_was_last_seen(tmp_path):
+    path = str(tmp_path / "audit.db")
+    with AuditStore.open(path) as s:
+        s.record_run(make_run(1, [result(Status.IN_SYNC)], live={KEY: tkc()}))
+        s.record_run(make_run(2, [result(Status.IN_SYNC)], live={KEY: tkc()}))   # unchanged: no new snapshot
+    res = report("snapshot", "--database", path, "--at", "now")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0].endswith(f"content as of {at(1)} (run 1)")
+
+
+def test_runs_accept_cluster_slash_source(db):
+    doc = json.loads(report("runs", "--database", db, "--cluster", "prod/gitops", "-o", "json").output)
+    assert [r["id"] for r in doc["runs"]] == [3, 2, 1]
+    doc = json.loads(report("runs", "--database", db, "--cluster", "prod/gitops", "--limit", "1", "-o", "json").output)
+    assert [r["id"] for r in doc["runs"]] == [3]
+    assert json.loads(report("runs", "--database", db, "--cluster", "prod/x", "-o", "json").output)["runs"] == []
+
+
+def test_runs_csv_has_the_notices_the_table_shows(tmp_path):
+    path = str(tmp_path / "audit.db")
+    run = make_run(1, [], live={KEY: tkc()})
+    run.notices = ["Git remote unreachable (timeout); compared with the last fetched commit c1"]
+    with AuditStore.open(path) as s:
+        s.record_run(run)
+    [row] = list(csv.DictReader(io.StringIO(report("runs", "--database", path, "-o", "csv").output)))
+    assert json.loads(row["notices"]) == run.notices
+
+
+def test_report_help_lists_the_event_filters():
+    res = CliRunner().invoke(report_command, ["--help"])
+    assert res.exit_code == 0
+    for option in ("--status", "--since", "--cluster", "--namespace", "--kind", "--name", "--limit",
+                   "driftd report events --help"):
+        assert option in res.output, option
+
+
+def test_events_warn_when_the_latest_run_of_a_source_ended_in_error(db):
+    from driftd.model import CycleError
+
+    with AuditStore.open(db) as s:
+        s.record_run(make_run(4, [], commit=None, errors=[CycleError("git", "/srv/gitops", "cannot read /srv/gitops")],
+                              cluster="staging", source="staging"))
+    res = report("--database", db, "--cluster", "staging", "--status", "resolved")
+    assert res.exit_code == 0
+    assert res.stdout == "no drift events match\n"
+    assert res.stderr == (f"driftd: warning: the latest run of staging/staging (run 5, {at(4)}) ended in error: "
+                          "cannot read /srv/gitops; events may be out of date\n")
+    doc = json.loads(report("--database", db, "-o", "json").stdout)
+    assert [(w["cluster"], w["source"], w["run"], w["error"]) for w in doc["warnings"]] == [
+        ("staging", "staging", 5, "cannot read /srv/gitops")]
+    # prod's latest run did not fail: no warning about it
+    assert report("--database", db, "--cluster", "prod", "-o", "json").stderr == ""
+    assert json.loads(report("--database", db, "--cluster", "prod/gitops", "-o", "json").stdout)["warnings"] == []
