@@ -60,5 +60,5 @@ def test_json_top_level_notices_hold_every_runs_notices_named_by_source(config):
     doc = json.loads(check(config, "-o", "json").stdout)
     [run] = doc["runs"]
     assert run["notices"] == ["cm.yaml:6: document skipped: not a Kubernetes object "
-                              "(needs apiVersion, kind and metadata.name)"]
+                              "(apiVersion, kind, metadata.name missing)"]
     assert doc["notices"] == [f"source prod: {n}" for n in run["notices"]]
