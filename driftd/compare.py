@@ -136,9 +136,21 @@ class _Walker:
                                 subresource=owner.subresource)
         self.out.drifts.append(FieldDrift(
             path=path, change=change,
-            desired=None if desired is _MISSING else prune_empty(desired),
+            desired=None if desired is _MISSING else self._shown(path, desired),
             live=None if live is _MISSING else live,
             evidence=evidence, note="; ".join(n for n in (self.norm.note(path), note) if n) or None))
+
+    def _shown(self, path: Path, value: object) -> object:
+        """Git's value as the cluster would store it: without the empty parts Kubernetes drops, except
+        inside free-form values, which are stored as sent."""
+        if path and self.norm.free_form(path):
+            return value
+        if isinstance(value, dict):
+            out = {k: self._shown(path + (Key(k),), v) for k, v in value.items()}
+            return {k: v for k, v in out.items() if not is_empty(v) or self.norm.free_form(path + (Key(k),))}
+        if isinstance(value, list):
+            return [self._shown(path + (Index(i),), v) for i, v in enumerate(value)]
+        return value
 
     # -- the walk ------------------------------------------------------------------------------------
 
@@ -219,8 +231,10 @@ class _Walker:
 
     def _live_only(self, path: Path, live: object, in_whole_map: bool, filled: bool = False) -> None:
         """A value Git does not declare. ``filled``: a profile says the system fills this subtree."""
-        if is_empty(live) or path in self.resolved:
-            return  # resolved: already compared with the Git field it was resolved from
+        if path in self.resolved:
+            return  # already compared with the Git field it was resolved from
+        if is_empty(live) and not (live == "" and path and self.norm.free_form(path)):
+            return  # empty values are not stored, except a "" inside a free-form value (a real value)
         rule = self.norm.server_filled(path, live)
         if rule is not None:
             if rule.has_value:

@@ -160,3 +160,18 @@ def test_diff_takes_crds_from_files(tmp_path):
     assert CliRunner().invoke(main, args).exit_code == 1
     res = CliRunner().invoke(main, [*args, "--crd", str(tmp_path / "git.yaml")])
     assert res.exit_code == 2 and "no CustomResourceDefinition with a schema" in res.output
+
+
+def test_a_removed_variable_shows_its_empty_free_form_value_as_git_holds_it():
+    git = CLUSTER.format(value="{port: 3128}").replace(
+        "- {name: vmClass, value: best-effort-small}", "- {name: vmClass, value: best-effort-small}\n        - {name: ntp, value: ''}")
+    live = CLUSTER.format(value="{port: 3128}")
+    assert summary(one(diff(git, live))) == [
+        ("spec.topology.variables[name=ntp]", "removed", {"name": "ntp", "value": ""}, None, "unknown")]
+
+
+def test_an_empty_string_a_person_adds_to_a_free_form_value_is_drift():
+    owned = ("managedFields: [{manager: kubectl-edit, operation: Update, time: '2026-12-01T10:00:00Z', "
+             "fieldsType: FieldsV1, fieldsV1: {'f:spec': {'f:values': {'f:banner': {}}}}}]")
+    obj = one(diff(gateway(values="{name: edge}"), gateway(values="{name: edge, banner: ''}", managed=owned), crds=CRD))
+    assert summary(obj) == [("spec.values.banner", "added", None, "", "out-of-band")]
