@@ -299,6 +299,10 @@ class _Walker:
                           live[i] if i < len(live) else _MISSING)
             return
         want, have = keyed
+        if self.norm.ordered(path):
+            order = [_key_text(sel) for sel in want if sel in have], [_key_text(sel) for sel in have if sel in want]
+            if order[0] != order[1]:
+                self._add(path, Change.MODIFIED, order[0], order[1], note="the same items in another order")
         for sel, item in want.items():
             self.walk(path + (sel,), item, have.get(sel, _MISSING))
         for sel, item in have.items():
@@ -334,6 +338,12 @@ class _Walker:
                 by_key[sel] = item
             sides.append(by_key)
         return sides[0], sides[1]
+
+
+def _key_text(sel: Select) -> object:
+    """An item's key as a value: ``restore`` for [name=restore], ``80/TCP`` for two key fields."""
+    values = [v for _, v in sel.keys]
+    return values[0] if len(values) == 1 else "/".join(select_value(v) for v in values)
 
 
 def compare_object(desired: dict, live: dict, norm: Normalizer,

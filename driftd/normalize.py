@@ -161,6 +161,9 @@ class Normalizer:
             return True
         return any(self._first("free-form", path[:n]) is not None for n in range(len(path), 0, -1))
 
+    def ordered(self, path: Path) -> bool:
+        return self._first("ordered", path) is not None
+
     def whole_map(self, path: Path) -> bool:
         return self._first("whole-map", path) is not None
 

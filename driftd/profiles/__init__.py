@@ -15,6 +15,8 @@ Actions:
 * ``whole-map``     Git declares the whole map: a key only in live is drift
 * ``list-keys``     list items matched by ``keys`` (``defaults`` fill a key the item leaves out)
 * ``note``          drift under these paths carries ``note`` (e.g. immutable templates)
+* ``ordered``       a list matched by key whose order counts too: items in another order are one
+                    drift on the list
 * ``free-form``     values under these paths are compared exactly, as the CRD schema's
                     ``x-kubernetes-preserve-unknown-fields`` makes the server store them
 * ``version-paths`` the same field has another path in other API versions: ``paths`` (at ``versions``)
@@ -34,8 +36,8 @@ from ..model import ObjectKey
 from ..paths import Path, Pattern, parse, render
 from ..yamlload import load_yaml
 
-ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "note", "free-form",
-           "version-paths")
+ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "ordered", "note",
+           "free-form", "version-paths")
 COMPARATORS = ("quantity", "version", "tkr-version", "int-or-string")
 CONDITIONS = ("autoscaler-annotations",)
 PROFILE_FILES = ("core.yaml", "tkc.yaml", "capi.yaml")

@@ -199,3 +199,39 @@ def test_tkc_node_pools_matched_by_name_reorder_is_not_drift_one_change_is_one_p
     obj = one(diff(git, live))
     assert summary(obj) == [("spec.topology.nodePools[name=np-b].vmClass", "modified", "large", "xlarge", "unknown")]
     assert "spec.topology.nodePools" not in by_path(obj)
+
+
+def _job(init: list[tuple[str, str]]) -> str:
+    items = "".join(f"\n                - {{name: {n}, image: {i}}}" for n, i in init)
+    return f"""
+        apiVersion: batch/v1
+        kind: Job
+        metadata: {{name: restore, namespace: shop}}
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{{name: main, image: shop/app:1}}]
+              initContainers:{items}
+        """
+
+
+def test_init_containers_in_another_order_are_one_drift_on_the_list():
+    git = _job([("restore-backup", "shop/restore:2"), ("run-migrations", "shop/migrate:7")])
+    live = _job([("run-migrations", "shop/migrate:7"), ("restore-backup", "shop/restore:2")])
+    [drift] = one(diff(git, live)).drifts
+    assert (drift.path_text, drift.change.value, drift.desired, drift.live, drift.note) == (
+        "spec.template.spec.initContainers", "modified", ["restore-backup", "run-migrations"],
+        ["run-migrations", "restore-backup"], "the same items in another order")
+
+
+def test_init_containers_reordered_and_changed_report_both_an_added_one_only_as_an_item():
+    git = _job([("a", "x:1"), ("b", "y:1"), ("c", "z:1")])
+    live = _job([("b", "y:2"), ("a", "x:1"), ("c", "z:1")])
+    assert sorted((d.path_text, d.desired, d.live) for d in one(diff(git, live)).drifts) == [
+        ("spec.template.spec.initContainers", ["a", "b", "c"], ["b", "a", "c"]),
+        ("spec.template.spec.initContainers[name=b].image", "y:1", "y:2")]
+    # an item missing live is reported on the item; the order of the rest is unchanged
+    summary_ = summary(one(diff(git, _job([("a", "x:1"), ("c", "z:1")]))))
+    assert [s[:2] for s in summary_] == [("spec.template.spec.initContainers[name=b]", "removed")]
+

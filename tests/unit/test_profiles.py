@@ -106,6 +106,8 @@ class Example:
     why_same: str = ""     # why switching the rule off changes nothing visible
 
 
+_init = merged(POD, {"spec": {"initContainers": [{"name": "restore", "image": "shop/restore:1"},
+                                                   {"name": "migrate", "image": "shop/migrate:1"}]}})
 _ports = merged(POD, {"spec": {"containers": [{"name": "app", "image": "shop/app:1",
                                                "ports": [{"containerPort": 80}, {"containerPort": 81}]}]}})
 _mounts = merged(POD, {"spec": {"containers": [{"name": "app", "image": "shop/app:1", "volumeMounts": [
@@ -146,6 +148,8 @@ EXAMPLES: dict[str, Example] = {
     "container-ports-key": Example(_ports, _swap(_ports, "spec", "containers", "ports"), [],
                                    [("spec.containers[name=app].ports[0].containerPort", "modified"),
                                     ("spec.containers[name=app].ports[1].containerPort", "modified")]),
+    "init-containers-order": Example(_init, _swap(_init, "spec", "initContainers"),
+                                     [("spec.initContainers", "modified")], []),
     "service-ports-key": Example(_svc2, _swap(_svc2, "spec", "ports"), [],
                                  [("spec.ports[0].port", "modified"), ("spec.ports[0].targetPort", "modified"),
                                   ("spec.ports[1].port", "modified"), ("spec.ports[1].targetPort", "modified")]),
