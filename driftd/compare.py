@@ -256,6 +256,8 @@ class _Walker:
             for name, value in live.items():
                 self._live_only(path + (Key(name),), value, False, filled)
             return
+        if isinstance(live, list) and self._set_items(path, live, filled):
+            return
         if filled:
             # The system chooses this value (a profile says so): only a person who changed this
             # very field is evidence against it. An Update owns just what it changed, but an
@@ -269,6 +271,27 @@ class _Walker:
         owner = self._owner(path)
         if self._not_the_systems(path, owner):
             self._add(path, Change.ADDED, _MISSING, live, owner)
+
+    def _set_items(self, path: Path, live: list, filled: bool) -> bool:
+        """A list of scalars whose items have owners of their own (a set: ``metadata.finalizers``),
+        judged item by item: a controller's later write to the list must not hide the item a person
+        added. Reports the items not the system's, as one drift on the list; False when the list is
+        not held item by item (then it is judged as one value)."""
+        if not live or any(isinstance(x, (dict, list)) for x in live):
+            return False
+        owned = [(i, x, last_writer(self.live_obj, path + (Index(i),), (WHOLE,), self.norm.at_version))
+                 for i, x in enumerate(live)]
+        if all(o is None for _, _, o in owned):
+            return False
+        theirs = [(x, o) for i, x, o in owned
+                  if ((o is not None and self.options.is_out_of_band(o.manager)) if filled
+                      else self._not_the_systems(path + (Index(i),), o))]
+        if theirs:
+            owner = max((o for _, o in theirs if o is not None), key=lambda o: o.time or "", default=None)
+            others = len(live) - len(theirs)
+            self._add(path, Change.ADDED, _MISSING, [x for x, _ in theirs], owner,
+                      note=f"{others} other item(s) of this list are the system's" if others else None)
+        return True
 
     def _not_the_systems(self, path: Path, owner: Ownership | None) -> bool:
         """Evidence that a live-only value was not filled by the server, a webhook or a controller."""

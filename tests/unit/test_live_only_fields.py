@@ -305,3 +305,45 @@ def test_key_of_an_atomic_map_applied_from_git_and_dropped_since_is_still_drift(
     obj = one(diff(_policy("{defaultRuntime: containerd}"),
                    _policy("{defaultRuntime: containerd, runtimeClass: nvidia}", meta)))
     assert summary(obj) == [("spec.operator.runtimeClass", "added", None, "nvidia", "removed-in-git")]
+
+
+def _cm_with_finalizers(entries: list[tuple[str, str, list[str]]]) -> str:
+    """A ConfigMap whose finalizers were written by ``entries``: (manager, time, items it added)."""
+    finalizers = [f for _, _, items in entries for f in items]
+    managed = "".join(
+        f"\n          - {{manager: {m}, operation: Update, time: '{t}', fieldsType: FieldsV1, fieldsV1: "
+        f"{{'f:metadata': {{'f:finalizers': {{{', '.join(repr('v:' + json.dumps(i)) + ': {}' for i in items)}}}}}}}}}"
+        for m, t, items in entries)
+    return f"""
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: cfg
+          namespace: shop
+          finalizers: {json.dumps(finalizers)}
+          managedFields:{managed}
+        data: {{a: "1"}}
+        """
+
+
+GIT_CM = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: cfg, namespace: shop}
+        data: {a: "1"}
+        """
+
+
+def test_a_finalizer_a_person_added_is_drift_even_when_a_controller_wrote_the_list_later():
+    live = _cm_with_finalizers([("kubectl-patch", "2026-11-28T16:41:07Z", ["example.com/do-not-delete"]),
+                                ("cfg-controller", "2026-11-30T08:00:00Z", ["cfg.example.com/cleanup"])])
+    [drift] = one(diff(GIT_CM, live)).drifts
+    assert (drift.path_text, drift.change.value, drift.live, drift.drift_class.value, drift.evidence.manager) == (
+        "metadata.finalizers", "added", ["example.com/do-not-delete"], "out-of-band", "kubectl-patch")
+    assert drift.note == "1 other item(s) of this list are the system's"
+
+
+def test_finalizers_only_controllers_added_are_not_drift():
+    live = _cm_with_finalizers([("cfg-controller", "2026-11-30T08:00:00Z", ["cfg.example.com/cleanup"]),
+                                ("backup-operator", "2026-11-30T09:00:00Z", ["backup.example.com/hold"])])
+    assert one(diff(GIT_CM, live)).status is Status.IN_SYNC
