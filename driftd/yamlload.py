@@ -224,12 +224,15 @@ def _missing_identity(doc: object) -> list[str]:
                             ("metadata.name", isinstance(name, str) and name != "")) if not ok]
 
 
-def _add_document(doc: object, file: str, line: int, result: LoadResult, default_namespace: str | None) -> None:
+def _add_document(doc: object, file: str, line: int, result: LoadResult, default_namespace: str | None,
+                  within: str = "") -> None:
+    """``within``: where in the document an item of a ``kind: List`` stands (``item 3 of the List``)."""
     if doc is None:
         return  # empty, comment-only or `~` document: nothing to apply (kubectl skips it too)
     if isinstance(doc, dict) and isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
-        for item in doc["items"]:
-            _add_document(item, file, line, result, default_namespace)
+        for n, item in enumerate(doc["items"], 1):
+            _add_document(item, file, line, result, default_namespace,
+                          f" (item {n} of the {doc.get('kind')})")
         return
     if not _is_object(doc):
         missing = _missing_identity(doc)
@@ -237,10 +240,10 @@ def _add_document(doc: object, file: str, line: int, result: LoadResult, default
             # A named object without its kind or apiVersion is a broken manifest (kubectl rejects
             # it), not a foreign document: skipping it would turn its live object "unmanaged".
             name = doc["metadata"]["name"]
-            result.problems.append(Problem(file, (line,), f"{missing[0]} missing: not a usable Kubernetes object "
-                                                          f"(metadata.name {name!r}); kubectl rejects it too"))
+            result.problems.append(Problem(file, (line,), f"{missing[0]} missing{within}: not a usable Kubernetes "
+                                                          f"object (metadata.name {name!r}); kubectl rejects it too"))
             return
-        result.notices.append(f"{file}:{line}: document skipped: not a Kubernetes object "
+        result.notices.append(f"{file}:{line}: document skipped{within}: not a Kubernetes object "
                               f"({', '.join(missing) or 'apiVersion, kind, metadata.name'} missing)")
         return
     result.manifests.append(Manifest(doc, file, line, object_key(doc, default_namespace)))

@@ -44,3 +44,13 @@ def test_a_document_that_is_no_kubernetes_object_is_skipped_naming_what_it_lacks
     result = diff(kustomization + "---\n" + CM.format(name="web", value="1"), CM.format(name="web", value="1"))
     assert statuses(result) == [("web", "in-sync")] and result.problems == []
     assert result.notices == ["git.yaml:1: document skipped: not a Kubernetes object (metadata.name missing)"]
+
+
+def test_an_item_of_a_list_that_is_no_object_is_named_by_its_place_in_the_list():
+    git = ("apiVersion: v1\nkind: List\nitems:\n"
+           "- {apiVersion: v1, kind: ConfigMap, metadata: {name: web, namespace: shop}, data: {a: '1'}}\n"
+           "- {apiVersion: v1}\n")
+    result = diff(git, CM.format(name="web", value="1"))
+    assert statuses(result) == [("web", "in-sync")]
+    assert result.notices == ["git.yaml:1: document skipped (item 2 of the List): not a Kubernetes object "
+                              "(kind, metadata.name missing)"]
