@@ -336,20 +336,38 @@ def _is_url(repo: str) -> bool:
     return "://" in repo or repo.startswith("git@")
 
 
-def load_config_file(path: str | Path, need_sources: bool = True) -> Config:
-    """``need_sources``: a config for cycles (check, run) must have at least one source; ``driftd
-    report`` (only ``database``) and ``driftd diff`` (normalization, ignore) read it without."""
-    path = str(path)
+def _read_config(path: str) -> object:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        data = load_yaml(text)
+        return load_yaml(text)
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     except Exception as exc:  # yaml.YAMLError and its marks
         raise ConfigError(f"{path}: {_yaml_error(exc)}") from exc
+
+
+def database_of(path: str | Path) -> str:
+    """The audit database a config file names, and nothing else of it: ``driftd report`` must work
+    where the rest cannot be read (a webhook secret from an environment only the service has)."""
+    path = str(path)
+    data = _read_config(path)
+    if not isinstance(data, dict):
+        data = {}
+    value = data.get("database", Config(path=None).database)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: database: must be a path")
+    value = os.path.expanduser(value)
+    return value if os.path.isabs(value) else str((Path(path).parent / value).resolve())
+
+
+def load_config_file(path: str | Path, need_sources: bool = True) -> Config:
+    """``need_sources``: a config for cycles (check, run) must have at least one source; ``driftd
+    diff`` (normalization, ignore) reads it without."""
+    path = str(path)
+    data = _read_config(path)
     try:
         config = parse_config(data, path)
     except ConfigError as exc:

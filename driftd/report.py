@@ -432,9 +432,9 @@ def _fail(message: str) -> None:
 
 def _open_store(config_path: str | None, database: str | None) -> AuditStore:
     if database is None:
-        from .config import Config, ConfigError, load_config_file
+        from .config import Config, ConfigError, database_of
         try:
-            database = load_config_file(config_path, need_sources=False).database if config_path else Config(path=None).database
+            database = database_of(config_path) if config_path else Config(path=None).database
         except ConfigError as exc:
             _fail(str(exc))
     if not os.path.exists(database):

@@ -192,6 +192,18 @@ def test_database_from_config_file(db, tmp_path):
     assert len(json.loads(res.output)["runs"]) == 4
 
 
+def test_report_reads_only_the_database_of_the_config(db, tmp_path, monkeypatch):
+    """The service's config may need what only the service has (a webhook secret from its
+    EnvironmentFile): report takes the database from it and nothing else."""
+    monkeypatch.delenv("PAGER_SECRET", raising=False)
+    config = tmp_path / "driftd.yaml"
+    config.write_text("database: audit.db\nalerts:\n  webhooks:\n    - {url: 'https://pager.example.com/x', "
+                      "secret: '${PAGER_SECRET}'}\nsources: []\n")
+    res = report("runs", "--config", str(config), "-o", "json")
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["runs"]) == 4
+
+
 def test_missing_database_exits_2_naming_the_path_and_creates_nothing(tmp_path):
     path = tmp_path / "nowhere" / "audit.db"
     for args in ([], ["runs"], ["snapshot", "--at", "1d"]):
