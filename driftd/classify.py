@@ -33,6 +33,7 @@ from fnmatch import fnmatchcase
 from typing import Callable, Protocol
 
 from .compare import DEFAULT_GITOPS_MANAGERS, LAST_APPLIED, CompareOptions, last_applied, same_json
+from .managedfields import owners
 from .model import Change, DriftClass, FieldDrift, ObjectKey
 from .normalize import Normalizer
 from .paths import Path, get, has
@@ -179,8 +180,16 @@ def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: 
         if manager_oob and ev.time and ev.time >= found[1]["date"]:
             _set(drift, DriftClass.OUT_OF_BAND, f"added by hand by {by} after {_short(found[1])} removed it from Git")
         else:
-            _set(drift, DriftClass.REMOVED_IN_GIT, f"declared in Git until {_short(found[1])} removed it; still live "
-                 "(an apply does not remove a field another field manager also owns)")
+            others = sorted({o.manager for o in owners(live_obj, drift.path) if not options.is_gitops(o.manager)})
+            synced = _last_sync(live_obj, options)
+            if others:
+                why = f"an apply does not remove a field another field manager also owns: {', '.join(others)}"
+            elif synced is None or synced < found[1]["date"]:
+                why = f"not synced since{f' (last sync {synced})' if synced else ''}: sync"
+            else:
+                why = f"the sync at {synced} kept it (applied client-side, or another revision?)"
+            _set(drift, DriftClass.REMOVED_IN_GIT, f"declared in Git until {_short(found[1])} removed it; still "
+                 f"live, {why}")
         return True
 
     if drift.change is Change.MODIFIED:
@@ -225,7 +234,9 @@ def _from_history(drift: FieldDrift, key: ObjectKey, norm: Normalizer, history: 
         # Applied after Git declared it, yet absent, and no one else wrote the object: the API server
         # (pruning a field its schema does not know) or a webhook may have dropped it.
         _set(drift, DriftClass.UNKNOWN, f"declared in Git since {_short(ev.blame)} and synced at {synced}, yet "
-             "absent, and no out-of-band manager wrote the object since: dropped by the server or a webhook?")
+             "absent; no field manager says who removed it (a write that only deletes fields leaves no "
+             "managedFields entry): a person, a controller, a webhook or the server's pruning. `driftd report "
+             "changes` shows when it went")
     return True
 
 

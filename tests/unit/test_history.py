@@ -194,6 +194,15 @@ def test_live_only_label_git_removed_is_removed_in_git_naming_the_removing_commi
     assert (drift.evidence.commit["sha"], drift.evidence.changed_by["sha"]) == (labelled, unlabelled)
     assert drift.evidence.changed_by["subject"] == "drop the team label"
     assert drift.evidence.blame is None   # Git declares no value there to blame
+    assert drift.evidence.reason.endswith("still live, not synced since (last sync 2026-11-01T01:05:00Z): sync")
+
+    # A person labelled it too (before the removal): a sync keeps it, since that manager owns it.
+    shared = live(tkc(labels={"team": "infra"}), "2026-11-01T01:05:00Z",
+                  [("kubectl-label", "2026-11-01T01:30:00Z", "infra", "metadata.labels.team")])
+    drift = by_path(one(check(git, history, [shared])))["metadata.labels.team"]
+    assert drift.drift_class.value == "removed-in-git"
+    assert drift.evidence.reason.endswith("an apply does not remove a field another field manager also owns: "
+                                          "kubectl-label")
 
 
 def test_live_only_label_added_by_hand_after_git_removed_it_is_out_of_band(tmp_path):
@@ -232,7 +241,7 @@ def test_field_git_added_after_the_last_sync_is_git_ahead_and_one_removed_by_han
     dropped_by_nobody = live(tkc(labels={"tier": "gold"}), "2026-11-01T03:00:00Z")
     drift = by_path(one(check(git, history, [dropped_by_nobody])))["metadata.labels.team"]
     assert (drift.change.value, drift.drift_class.value, drift.evidence.manager) == ("removed", "unknown", None)
-    assert "no out-of-band manager wrote the object" in drift.evidence.reason
+    assert "no field manager says who removed it" in drift.evidence.reason
 
 
 def test_object_deleted_from_git_but_live_is_unmanaged_with_removed_in_git_evidence(tmp_path):
