@@ -10,7 +10,8 @@ from . import logs
 from .config import Config
 from .cycle import Cycle, overall_verdict
 from .engine import DiffResult, EngineOptions, diff_sets
-from .model import RunRecord, Verdict
+from .classify import classify_missing
+from .model import RunRecord, Status, Verdict
 from .output import report_json
 from .schema import CrdSchemas
 from .store import AuditStore, StoreError
@@ -232,6 +233,24 @@ class CheckSession:
             self.log.error("alerts_store_failed", error=str(exc))
             return None
 
+    def _explain_missing(self, runs: list[RunRecord]) -> None:
+        """A missing object: deleted from the cluster or not synced yet? The audit trail remembers
+        what the API server forgets (classify_missing). Without it, Git history's word stands."""
+        if not self.open_store:
+            return
+        try:
+            store = self._store()
+            for run in runs:
+                watched_since = None
+                for o in run.objects:
+                    if o.status is not Status.MISSING or not o.evidence:
+                        continue
+                    watched_since = watched_since or store.first_run_at(run.cluster, run.source)
+                    rows = store.object_history(run.cluster, o.key.group, o.key.kind, o.key.namespace, o.key.name)
+                    o.evidence = classify_missing(o.evidence, rows, watched_since)
+        except StoreError:
+            pass   # Git history's word stands; writing the run meets the same error and says it once
+
     def run_cycle(self, stop=lambda: False) -> CheckOutcome:
         pairs = self.cycle.run_once(stop)
         runs = [run for run, _ in pairs]
@@ -240,6 +259,7 @@ class CheckSession:
             for err in run.errors if not self.once else ():
                 log.error("edge_failed", edge=err.edge, target=err.target, error=err.message)
             log.info("source_checked", verdict=run.verdict.value, stale=run.stale, **run.counts())
+        self._explain_missing(runs)
         store_errors = self._write(runs)
         return CheckOutcome(runs, [result for _, result in pairs], store_errors)
 

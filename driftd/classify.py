@@ -68,8 +68,12 @@ class HistoryEvidence(Protocol):
     def removed_field(self, key: ObjectKey, path: Path, same: Same) -> tuple[dict, dict] | None:
         """(the commit that set the last value of ``path``, the commit that removed it), or None."""
 
-    def removed_object(self, key: ObjectKey) -> tuple[dict, dict] | None:
-        """(the commit of the object's last version, the commit that deleted it), or None."""
+    def removed_object(self, key: ObjectKey) -> tuple[dict, dict, str | None] | None:
+        """(the commit of the object's last version, the commit that deleted it or moved it out of
+        the configured paths, the file it moved to), or None."""
+
+    def added_object(self, key: ObjectKey) -> dict | None:
+        """The commit since which Git declares the object without a break, or None."""
 
 
 def _same(norm: Normalizer, path: Path, a: object, b: object) -> bool:
@@ -246,3 +250,30 @@ def _last_out_of_band_writer(live_obj: dict, options: ClassifyOptions, since: st
                if isinstance(e, dict) and e.get("manager") and options.compare.is_out_of_band(str(e["manager"]))
                and str(e.get("time") or "") >= since]
     return max(entries, key=lambda e: str(e.get("time"))) if entries else None
+
+
+def classify_missing(evidence: dict, snapshots: list[dict], watched_since: str | None) -> dict:
+    """A Git object that is not live, judged with the audit trail's memory (no managedFields survive
+    a deletion). ``evidence``: what Git history said (``blame``: the commit since which Git declares
+    it); ``snapshots``: the object's snapshot rows, oldest first (``seen_at``, ``run_id``,
+    ``deleted``); ``watched_since``: the source's first run.
+
+    * driftd saw it live after Git declared it: deleted from the cluster, ``out-of-band``;
+    * Git declared it after driftd began watching, and it was never live since: not synced yet,
+      ``git-ahead``;
+    * otherwise what Git history said stands (``unknown``: never synced, or deleted unseen)."""
+    declared_at = (evidence.get("blame") or {}).get("date")
+    live = [r for r in snapshots if not r["deleted"] and (declared_at is None or r["seen_at"] >= declared_at)]
+    if live:
+        last = live[-1]
+        gone = next((r for r in snapshots if r["deleted"] and r["seen_at"] > last["seen_at"]), None)
+        return {**evidence, "class": "out-of-band", "last_live": last["seen_at"],
+                "reason": f"deleted from the cluster: driftd saw it live (content as of {last['seen_at']}, run "
+                          f"{last['run_id']})" + (f", gone since {gone['seen_at']} (run {gone['run_id']})" if gone else "")
+                          + (f"; Git declares it since {evidence['blame']['sha'][:10]}" if evidence.get("blame") else "")}
+    if declared_at is not None and watched_since is not None and declared_at >= watched_since:
+        return {**evidence, "class": "git-ahead",
+                "reason": f"added to Git by {evidence['blame']['sha'][:10]} ({evidence['blame']['subject']}) after "
+                          f"driftd began watching ({watched_since}), never live since: sync"}
+    return evidence
+

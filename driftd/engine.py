@@ -119,7 +119,14 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
         live_key = match_live(key, live_by_key)
         api_version = manifest.obj.get("apiVersion")
         if live_key is None:
-            result.objects.append(ObjectResult(key, Status.MISSING, api_version, source=_source(manifest)))
+            res = ObjectResult(key, Status.MISSING, api_version, source=_source(manifest))
+            added = history.added_object(key) if history is not None else None
+            if added is not None:
+                # Not yet synced, or deleted from the cluster: the audit trail may tell (classify_missing).
+                res.evidence = {"class": "unknown", "blame": added,
+                                "reason": f"declared in Git since {added['sha'][:10]} ({added['subject']}); not live: "
+                                          "never synced, or deleted from the cluster"}
+            result.objects.append(res)
             continue
         matched.add(live_key)
         declared.add(live_key)
@@ -158,10 +165,10 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
                 removed = history.removed_object(key) if history is not None else None
                 if removed is not None:
                     # Deleting from Git does not delete from the cluster (no prune): say which commit did.
-                    last, deleted = removed
+                    last, deleted, moved_to = removed
+                    how = f"moved out of the configured paths (to {moved_to})" if moved_to else "removed from Git"
                     res.evidence = {"class": "removed-in-git", "commit": last, "changed_by": deleted,
-                                    "reason": f"removed from Git by {deleted['sha'][:10]} ({deleted['subject']}); "
-                                              "still live"}
+                                    "reason": f"{how} by {deleted['sha'][:10]} ({deleted['subject']}); still live"}
                 if result.problems:
                     res.notes.append("Git could not be read whole (see the problems); this object may be declared "
                                      "in what could not be read, so no drift episode is opened for it")

@@ -341,20 +341,34 @@ class HistoryEvidence:
             return self._commit(second[2]), self._commit(first[2])
         return self._answer(ask)
 
-    def removed_object(self, key: ObjectKey) -> tuple[dict, dict] | None:
+    def _declared(self, v: Version) -> bool:
+        return not v.deleted and self.history._in_scope(self.git, v.path)
+
+    def removed_object(self, key: ObjectKey) -> tuple[dict, dict, str | None] | None:
         """(the commit of the object's last version under the configured paths, the commit that
-        deleted it or moved it out of them), when Git no longer declares it there."""
+        deleted it or moved it out of them, the file it was moved to or None), when Git no longer
+        declares it there."""
         versions = self.history.versions_of(key)
-
-        def declared(v: Version) -> bool:
-            return not v.deleted and self.history._in_scope(self.git, v.path)
-
-        if not versions or declared(versions[-1]):
+        if not versions or self._declared(versions[-1]):
             return None
+        moved_to = None if versions[-1].deleted else versions[-1].path
         for i in range(len(versions) - 1, 0, -1):
-            if declared(versions[i - 1]):
-                return self._commit(versions[i - 1]), self._commit(versions[i])
+            if self._declared(versions[i - 1]):
+                return self._commit(versions[i - 1]), self._commit(versions[i]), moved_to
         return None
+
+    def added_object(self, key: ObjectKey) -> dict | None:
+        """The commit since which Git declares the object without a break (created, restored or moved
+        into the configured paths), or None when history does not know it as declared."""
+        versions = self.history.versions_of(key)
+        if not versions or not self._declared(versions[-1]):
+            return None
+        first = versions[-1]
+        for v in reversed(versions[:-1]):
+            if not self._declared(v):
+                break
+            first = v
+        return self._commit(first)
 
 
 def index_path(state_dir: str | Path, source: str, origin: str = "") -> Path:

@@ -45,14 +45,15 @@ def commit_text(commit: dict) -> str:
 
 
 FIELD_LABELS = (("commit", "live value from"), ("changed_by", "changed in Git by"), ("blame", "desired set by"))
-OBJECT_LABELS = (("commit", "last in Git at"), ("changed_by", "removed from Git by"))
+OBJECT_LABELS = (("commit", "last in Git at"), ("changed_by", "removed from Git by"), ("blame", "declared in Git by"))
 
 
 def git_evidence_lines(ev: dict, indent: str, with_commit: bool = True,
                        labels: tuple[tuple[str, str], ...] = FIELD_LABELS) -> list[str]:
     """The Git side of the evidence (docs/history.md), one commit a line. For a field: the commit
     whose value the cluster has, the commit that changed it since, the commit that set the desired
-    value (blame); for an object (``OBJECT_LABELS``): its last version and the commit that removed it."""
+    value (blame); for an object (``OBJECT_LABELS``): its last version and the commit that removed it,
+    or the commit since which Git declares a missing one."""
     width = max(len(label) for _, label in labels) + 1
     return [f"{indent}{label + ':':{width}} {commit_text(ev[key])}" for key, label in labels
             if ev.get(key) and (with_commit or key != "commit")]

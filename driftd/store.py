@@ -863,6 +863,13 @@ class AuditStore:
             r["deleted"] = bool(r["deleted"])
         return rows
 
+    def first_run_at(self, cluster: str, source: str) -> str | None:
+        """When driftd first checked this source against this cluster."""
+        with self._guard("read runs"):
+            row = self.db.execute("SELECT min(started_at) FROM runs WHERE cluster = ? AND source = ?",
+                                  [cluster, source]).fetchone()
+        return row[0] if row else None
+
     def object_history(self, cluster: str, group: str, kind: str, namespace: str | None, name: str) -> list[dict]:
         """Every snapshot row of one object, oldest first (deleted rows have ``content`` None)."""
         with self._guard("read an object's history"):

@@ -271,3 +271,40 @@ def test_a_source_pointed_at_another_repository_is_not_a_force_push(control_plan
     drift = only_drift(report, "prod-demo01")
     assert (drift["class"], sha(drift["evidence"]["blame"])) == ("out-of-band", created)
     kube.close()
+
+
+def test_a_missing_object_is_deleted_out_of_band_or_not_synced_yet_and_a_moved_one_says_so(
+        control_plane, namespace, tmp_path):
+    """No managedFields survive a deletion: the audit trail remembers the object live, Git history
+    when it was declared."""
+    kube = admin(control_plane)
+    repo = Repo(tmp_path / "repo")
+    one = spec("prod-demo01", namespace)
+    repo.commit("create prod-demo01", {"prod/tkc-prod-demo01.yaml": one})
+    apply_as_argocd(kube, one)
+    cfg = config(tmp_path, repo.path, control_plane.kubeconfig, namespace)
+    cfg.write_text(cfg.read_text().replace("paths: ['.']", "paths: [prod]"))
+    assert check(cfg, 0)["verdict"] == "in-sync"
+
+    # a person deletes the cluster's TKC; meanwhile Git adds prod-demo02, not synced
+    kube.request("DELETE", f"/apis/run.tanzu.vmware.com/v1alpha1/namespaces/{namespace}/tanzukubernetesclusters/"
+                           "prod-demo01")
+    added = repo.commit("add prod-demo02", {"prod/tkc-prod-demo02.yaml": spec("prod-demo02", namespace)})
+    report = check(cfg, 1)
+    gone, new = objects(report)["prod-demo01"], objects(report)["prod-demo02"]
+    assert (gone["status"], gone["evidence"]["class"]) == ("missing", "out-of-band")
+    assert gone["evidence"]["reason"].startswith("deleted from the cluster: driftd saw it live")
+    assert (new["status"], new["evidence"]["class"], sha(new["evidence"]["blame"])) == ("missing", "git-ahead", added)
+    assert "never live since: sync" in new["evidence"]["reason"]
+    # the audit trail keeps the object evidence with the episode
+    stored = dict(rows(tmp_path / "driftd.db", "select name, evidence from drift_events where state = 'open'"))
+    assert json.loads(stored["prod-demo01"])["class"] == "out-of-band"
+
+    # the admin syncs demo01 back, then retires it to archive/ (outside paths): still live, moved
+    apply_as_argocd(kube, one)
+    moved = repo.commit("retire prod-demo01", moves={"prod/tkc-prod-demo01.yaml": "archive/tkc-prod-demo01.yaml"})
+    left = objects(check(cfg, 1))["prod-demo01"]
+    assert (left["status"], left["evidence"]["class"], sha(left["evidence"]["changed_by"])) == (
+        "unmanaged", "removed-in-git", moved)
+    assert left["evidence"]["reason"].startswith("moved out of the configured paths (to archive/tkc-prod-demo01.yaml)")
+    kube.close()

@@ -85,8 +85,9 @@ def test_deleted_and_restored_object_has_three_versions_and_removed_object_only_
     deleted = repo.commit("delete prod-demo02", {"prod/tkc-prod-demo02.yaml": None})
     git, history = indexed(repo, tmp_path)
     evidence = HistoryEvidence(history, git)
-    last, removed = evidence.removed_object(DEMO02)
-    assert (last["sha"], removed["sha"], removed["subject"]) == (added, deleted, "delete prod-demo02")
+    last, removed, moved_to = evidence.removed_object(DEMO02)
+    assert (last["sha"], removed["sha"], removed["subject"], moved_to) == (added, deleted, "delete prod-demo02", None)
+    assert evidence.added_object(DEMO02) is None
 
     restored = repo.commit("restore prod-demo02", {"prod/tkc-prod-demo02.yaml": text(tkc("prod-demo02", 2))})
     history.update(git, git.sync().commit)
@@ -94,6 +95,7 @@ def test_deleted_and_restored_object_has_three_versions_and_removed_object_only_
     assert [(history.commits[v.seq]["sha"], v.deleted) for v in history.versions[DEMO02]] == \
         [(added, False), (deleted, True), (restored, False)]
     assert evidence.removed_object(DEMO02) is None
+    assert evidence.added_object(DEMO02)["sha"] == restored   # declared without a break since the restore
     # Blame names the restore: Git has declared the value without a break only since then.
     assert evidence.blame(DEMO02, WORKERS, same)["sha"] == restored
 
@@ -103,8 +105,8 @@ def test_object_moved_out_of_the_configured_paths_is_removed_naming_the_move(tmp
     added = repo.commit("add prod-demo01", {"prod/tkc-prod-demo01.yaml": text(tkc())})
     moved = repo.commit("retire prod-demo01", moves={"prod/tkc-prod-demo01.yaml": "attic/tkc-prod-demo01.yaml"})
     git, history = indexed(repo, tmp_path, paths=("prod",))
-    last, removed = HistoryEvidence(history, git).removed_object(DEMO01)
-    assert (last["sha"], removed["sha"]) == (added, moved)
+    last, removed, moved_to = HistoryEvidence(history, git).removed_object(DEMO01)
+    assert (last["sha"], removed["sha"], moved_to) == (added, moved, "attic/tkc-prod-demo01.yaml")
 
 
 def test_a_file_that_stops_parsing_keeps_its_objects_unusable_not_deleted(tmp_path):
@@ -553,3 +555,23 @@ def test_changes_lists_every_first_parent_commit_with_only_its_regular_yaml_file
     assert (changes[0].author, changes[0].email, changes[0].date) == ("Ada Admin", "ada@example.com",
                                                                       "2026-11-01T01:00:00Z")
     assert [c.sha for c in git.changes(linked, first)] == [docs, linked]
+
+
+def test_classify_missing_from_the_audit_trails_memory():
+    from driftd.classify import classify_missing
+
+    blame = {"sha": "a" * 40, "subject": "add prod-demo02", "date": "2026-11-05T10:00:00Z"}
+    git_says = {"class": "unknown", "blame": blame, "reason": "declared in Git since aaaaaaaaaa"}
+    live = {"seen_at": "2026-11-06T10:00:00Z", "run_id": 7, "deleted": False}
+    gone = {"seen_at": "2026-11-07T10:00:00Z", "run_id": 9, "deleted": True}
+
+    deleted = classify_missing(git_says, [live, gone], "2026-11-01T00:00:00Z")
+    assert (deleted["class"], deleted["last_live"], deleted["blame"]) == ("out-of-band", live["seen_at"], blame)
+    assert deleted["reason"] == ("deleted from the cluster: driftd saw it live (content as of 2026-11-06T10:00:00Z, "
+                                 "run 7), gone since 2026-11-07T10:00:00Z (run 9); Git declares it since aaaaaaaaaa")
+    # live only before Git declared it (an old object of the same name): not evidence of a deletion
+    older = {**live, "seen_at": "2026-11-04T10:00:00Z"}
+    assert classify_missing(git_says, [older, gone], "2026-11-01T00:00:00Z")["class"] == "git-ahead"
+    # declared before driftd began watching and never seen: nobody knows
+    assert classify_missing(git_says, [], "2026-11-06T00:00:00Z") == git_says
+    assert classify_missing(git_says, [], None) == git_says
