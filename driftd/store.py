@@ -542,9 +542,14 @@ class AuditStore:
             event = open_events.get(o.key)
             if o.status in DRIFT_STATUSES:
                 if event is not None and event["status"] == o.status.value:
-                    self._continue_event(event, o, cyc)
-                    continue
-                if event is not None:
+                    if self._same_story(event, o):
+                        self._continue_event(event, o, cyc)
+                        continue
+                    # Every drift of the episode ended and others began in the same run (a sync
+                    # fixed a hand edit while a new commit drifted; a field went from git-ahead to
+                    # out-of-band): the old episode ends as it did, a new one opens.
+                    self._resolve_event(event, self._how_resolved(event, o.key, cyc), cyc)
+                elif event is not None:
                     self._resolve_event(event, "status-changed", cyc)
                 open_events[o.key] = self._open_event(o, cyc)
             elif event is not None:
@@ -574,6 +579,14 @@ class AuditStore:
                                           "last_seen_run": cyc.run_id, "state": "open"})
         self._queue("drift_opened", cyc, event_id)
         return self._event_row(event_id)
+
+    def _same_story(self, event: dict, o: ObjectResult) -> bool:
+        """Whether ``o`` continues the episode: some drifted field of it is still drifted the same
+        way (same path, same class). An episode without fields (missing, unmanaged) continues."""
+        before = {(r["path"], r["class"]) for r in self.db.query(
+            "SELECT path, class FROM drift_fields WHERE event_id = ? AND state = 'open'", [event["id"]])}
+        now = {(d.path_text, d.drift_class.value) for d in o.drifts}
+        return not before or not now or bool(before & now)
 
     def _continue_event(self, event: dict, o: ObjectResult, cyc: _Cycle) -> None:
         self._update("drift_events", event["id"], {"last_seen_at": cyc.at, "last_seen_run": cyc.run_id,

@@ -326,6 +326,26 @@ def test_an_invalid_known_object_does_not_stop_unmanaged_episodes_of_others(stor
     assert [(e["name"], e["status"]) for e in store.events()] == [("tkc-2", "unmanaged")]
 
 
+def test_an_episode_whose_drifts_all_ended_while_others_began_is_resolved_and_a_new_one_opens(store):
+    store.record_run(make_run(1, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
+    # a sync put replicas back while a new commit changed the VM class: another story, not a change
+    store.record_run(make_run(2, [result(Status.DRIFTED, class_drift("guaranteed-large", "best-effort-small"))],
+                              live={KEY: tkc(replicas=1)}))
+    first, second = sorted(store.events(), key=lambda e: e["id"])
+    assert (first["state"], first["resolution"], [f["path"] for f in first["fields"]]) == (
+        "resolved", "cluster-changed", [REPLICAS])
+    assert (second["state"], [f["path"] for f in second["fields"]]) == ("open", [CLASS])
+    assert outbox_types(store) == ["drift_opened", "drift_resolved", "drift_opened"]
+
+
+def test_a_field_whose_class_changes_opens_a_new_episode(store):
+    git_ahead = FieldDrift(parse(REPLICAS), Change.MODIFIED, 2, 1, DriftClass.GIT_AHEAD, Evidence())
+    store.record_run(make_run(1, [result(Status.DRIFTED, git_ahead)], live={KEY: tkc(replicas=1)}))
+    store.record_run(make_run(2, [result(Status.DRIFTED, replicas_drift(2, 3))], live={KEY: tkc(replicas=3)}))
+    classes = [(e["state"], e["fields"][0]["class"]) for e in sorted(store.events(), key=lambda e: e["id"])]
+    assert classes == [("resolved", "git-ahead"), ("open", "out-of-band")]
+
+
 def test_field_details_follow_later_runs(store):
     store.record_run(make_run(1, [result(Status.DRIFTED, replicas_drift(1, 3))], live={KEY: tkc(replicas=3)}))
     # Live moves on (3 -> 5) and a second field drifts: one drift_changed alert.
