@@ -722,19 +722,20 @@ class AuditStore:
         return rows
 
     def claim_delivery(self, delivery_id: int, now: str, until: str) -> bool:
-        """Take a due delivery for one attempt, moving its ``next_attempt_at`` to ``until`` (a lease:
-        a process that dies mid-request leaves it due again then). False when another process took it
-        first or it is not due."""
+        """Take a due delivery for one attempt, counted now, moving its ``next_attempt_at`` to ``until``
+        (a lease: a process that dies mid-request leaves it due again then, and the attempt it made
+        counted). False when another process took it first or it is not due."""
         with self._transaction("claim an alert delivery"):
             cursor = self.db.execute(
-                "UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
-                [iso_utc(until), delivery_id, iso_utc(now)])
+                "UPDATE deliveries SET next_attempt_at = ?, attempts = attempts + 1, last_attempt_at = ? "
+                "WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
+                [iso_utc(until), iso_utc(now), delivery_id, iso_utc(now)])
             return cursor.rowcount == 1
 
     def delivery_succeeded(self, delivery_id: int, at: str, status: int) -> None:
         with self._transaction("record an alert delivery"):
             self.db.execute(
-                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, "
+                "UPDATE deliveries SET state = 'delivered', delivered_at = ?, "
                 "last_attempt_at = ?, last_status = ?, last_error = NULL, next_attempt_at = NULL WHERE id = ?",
                 [iso_utc(at), iso_utc(at), status, delivery_id])
 
@@ -743,7 +744,7 @@ class AuditStore:
         """Count a failed attempt; ``next_attempt_at`` None means given up (kept, never pending again)."""
         with self._transaction("record a failed alert delivery"):
             self.db.execute(
-                "UPDATE deliveries SET state = ?, attempts = attempts + 1, last_attempt_at = ?, last_status = ?, "
+                "UPDATE deliveries SET state = ?, last_attempt_at = ?, last_status = ?, "
                 "last_error = ?, next_attempt_at = ? WHERE id = ?",
                 ["pending" if next_attempt_at else "given-up", iso_utc(at), status, error,
                  iso_utc(next_attempt_at) if next_attempt_at else None, delivery_id])

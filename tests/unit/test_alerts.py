@@ -150,6 +150,24 @@ def test_a_500_is_retried_after_the_backoff_and_delivered_exactly_once_even_acro
     assert states(store) == [("chat", "delivered", 2, 200)]
 
 
+def test_an_attempt_cut_short_by_a_killed_process_counts_and_is_made_again_after_the_lease(store):
+    clock = Clock()
+    with Receiver() as receiver:
+        alerts = AlertDelivery(store, (hook(receiver),), RETRY, clock)
+        alerts.register()
+        open_drift(store)
+        alerts.register()                       # the delivery row of the new event
+        [row] = store.pending_deliveries("chat", 10)
+        # the process claims it, then dies before the answer (kill -9 mid-request)
+        assert store.claim_delivery(row["id"], "2026-12-05T10:00:00Z", "2026-12-05T10:01:05Z")
+        assert alerts.deliver().waiting == 1 and receiver.requests == []     # leased: not sent twice at once
+        clock.advance(65)
+        assert alerts.deliver().delivered == 1
+    [request] = receiver.requests
+    assert request["headers"]["X-Driftd-Attempt"] == "2"
+    assert states(store) == [("chat", "delivered", 2, 200)]
+
+
 def test_a_webhook_that_is_down_neither_blocks_nor_resends_to_the_other(store):
     clock = Clock()
     port = free_port()
