@@ -284,7 +284,7 @@ def _dry_runs(ctx: CycleContext, manifests: list[Manifest], live: list[dict], in
                     "client-side in this run. Grant patch on it for the server-side comparison")
                 if (ctx.source.cluster, *kind) not in _forbidden_logged:
                     _forbidden_logged.add((ctx.source.cluster, *kind))
-                    logs.get().warning("server_compare_forbidden", cluster=ctx.source.cluster, kind=_label(kind),
+                    logs.get().info("server_compare_forbidden", cluster=ctx.source.cluster, kind=_label(kind),
                                        fallback="client", error=str(exc))
                 continue
             view.skipped.add(live_key)

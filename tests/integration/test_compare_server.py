@@ -235,7 +235,8 @@ def test_user_without_patch_gets_one_notice_and_the_client_verdict(control_plane
     [notice] = [n for n in server["runs"][0]["notices"] if n.startswith("compare: server")]
     assert "TanzuKubernetesCluster.run.tanzu.vmware.com" in notice and "403" in notice and "client-side" in notice
     assert server["runs"][0]["compare"] == {"TanzuKubernetesCluster.run.tanzu.vmware.com": "client"}
-    assert server["stderr"].count("server_compare_forbidden") == 1
+    # check prints the notice; the log line (once per process, at info) is for the daemon's journal
+    assert "server_compare_forbidden" not in server["stderr"]
 
     shown = driftd("report", "runs", "--config", str(server_cfg), "--output", "json")
     assert shown.returncode == 0, shown.stderr
