@@ -179,6 +179,8 @@ EXAMPLES: dict[str, Example] = {
                                          [], [("spec.replicas", "added")]),
     "job-defaults": Example(CRON, exported(CRON, {"spec": {"concurrencyPolicy": "Allow"}}),
                             [], [("spec.concurrencyPolicy", "added")]),
+    "pointer-zero-values": Example(merged(POD, {"spec": {"automountServiceAccountToken": False}}), POD,
+                                   [("spec.automountServiceAccountToken", "removed")], []),
     "service-allocated": Example(SVC, exported(SVC, {"spec": {"clusterIP": "10.96.0.42"}}),
                                  [], [("spec.clusterIP", "added")]),
     "int-or-string-ports": Example(merged(SVC, {"spec": {"ports": [{"port": 80, "targetPort": "8080"}]}}), SVC,
