@@ -139,6 +139,11 @@ EXAMPLES: dict[str, Example] = {
         CM, exported(CM, {"metadata": {"annotations": {"cluster.x-k8s.io/conversion-data": "{}"}}}),
         [], [('metadata.annotations["cluster.x-k8s.io/conversion-data"]', "added")]),
     "configmap-secret-data": Example(CM, merged(CM, {"data": {"b": "2"}}), [("data.b", "added")], []),
+    "label-map-values": Example(merged(CM, {"metadata": {"labels": {"app": "web", "tier": ""}}}),
+                                merged(CM, {"metadata": {"labels": {"app": "web"}}}),
+                                [("metadata.labels.tier", "removed")], []),
+    "core-string-map-values": Example(merged(CM, {"data": {"LEGACY_TAX": ""}}), CM,
+                                      [("data.LEGACY_TAX", "removed")], []),
     "resource-quantities": Example(
         merged(POD, {"spec": {"containers": [{"name": "app", "image": "shop/app:1",
                                               "resources": {"requests": {"cpu": 0.5}}}]}}),
