@@ -9,6 +9,7 @@ the clock or a database.
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from fnmatch import fnmatchcase
@@ -59,6 +60,31 @@ def same_int_or_string(desired: object, live: object) -> bool:
 
 COMPARE = {"quantity": same_quantity, "version": same_version, "tkr-version": same_tkr_version,
            "int-or-string": same_int_or_string}
+
+
+def fold_string_data(obj: dict) -> dict:
+    """A Git Secret as the API server stores it: ``stringData`` is write-only, merged into ``data``
+    as base64 of its UTF-8 text and never returned (variant 01); a key in both is stringData's, as
+    the server does. Other objects, and values that are not strings (the server would refuse them,
+    so they stay to be reported), are returned as they are. Pure: a new object, ``obj`` untouched."""
+    string_data = obj.get("stringData")
+    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1" or not isinstance(string_data, dict):
+        return obj
+    out = copy.deepcopy(obj)
+    data = out.get("data") if isinstance(out.get("data"), dict) else {}
+    rest = {}
+    for key, value in string_data.items():
+        if isinstance(value, str):
+            data[key] = base64.b64encode(value.encode("utf-8")).decode("ascii")
+        else:
+            rest[key] = value
+    if data:
+        out["data"] = data
+    if rest:
+        out["stringData"] = rest
+    else:
+        del out["stringData"]
+    return out
 
 
 @dataclass
