@@ -23,6 +23,7 @@ from .schema import SchemaHints
 
 AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
 AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 
 def _annotations(obj: dict | None) -> dict:
@@ -105,6 +106,8 @@ class Normalizer:
             ann = _annotations(side)
             if AUTOSCALER_MIN in ann and AUTOSCALER_MAX in ann:
                 conditions.add("autoscaler-annotations")
+            if key.kind == "Secret" and key.group == "" and (side or {}).get("type") == SERVICE_ACCOUNT_TOKEN:
+                conditions.add("service-account-token")   # the token controller fills its data
         version = str((live or desired or {}).get("apiVersion") or "").split("/")[-1]
         return cls(key, RuleSet.for_object(active, key), conditions, disabled, schema, version)
 
@@ -136,7 +139,7 @@ class Normalizer:
         return None
 
     def server_filled(self, path: Path, live_value: object) -> Rule | None:
-        for rule in self.rules.get("server-filled"):
+        for rule in self._active("server-filled"):
             if any(p.matches(path) for p in rule.paths):
                 if not rule.has_value:
                     return rule

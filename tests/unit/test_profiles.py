@@ -40,6 +40,9 @@ def text(obj: dict) -> str:
 
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop"}, "data": {"a": "1"}}
+SA_TOKEN = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": "ci-token", "namespace": "shop",
+                         "annotations": {"kubernetes.io/service-account.name": "ci"}}}
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
        "spec": {"containers": [{"name": "app", "image": "shop/app:1"}]}}
 DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
@@ -139,6 +142,9 @@ EXAMPLES: dict[str, Example] = {
         CM, exported(CM, {"metadata": {"annotations": {"cluster.x-k8s.io/conversion-data": "{}"}}}),
         [], [('metadata.annotations["cluster.x-k8s.io/conversion-data"]', "added")]),
     "configmap-secret-data": Example(CM, merged(CM, {"data": {"b": "2"}}), [("data.b", "added")], []),
+    "service-account-token-data": Example(
+        merged(SA_TOKEN, {}), merged(SA_TOKEN, {"data": {"token": "ZXlK", "namespace": "c2hvcA=="}}),
+        [], [("data.namespace", "added"), ("data.token", "added")]),
     "label-map-values": Example(merged(CM, {"metadata": {"labels": {"app": "web", "tier": ""}}}),
                                 merged(CM, {"metadata": {"labels": {"app": "web"}}}),
                                 [("metadata.labels.tier", "removed")], []),

@@ -74,3 +74,39 @@ def test_fold_is_pure_and_only_for_core_secrets():
     assert folded["data"] == {"a": b64("1"), "b": b64("2")} and folded["stringData"] == {"n": 5}
     other = {"apiVersion": "example.com/v1", "kind": "Secret", "metadata": {"name": "x"}, "stringData": {"b": "2"}}
     assert fold_string_data(other) is other
+
+
+# ----------------------------------------------------------------------------- service-account tokens
+
+SA_TYPE = "kubernetes.io/service-account-token"
+TOKEN_DATA = {"token": b64("eyJhbGciOi..."), "ca.crt": b64("-----BEGIN"), "namespace": b64("ci")}
+KCM = {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-11-02T10:00:01Z",
+       "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {".": {}, "f:token": {}, "f:ca.crt": {}, "f:namespace": {}}}}
+
+
+def sa_secret(data: dict | None = None, managed: list | None = None) -> dict:
+    obj = secret(data, type_=SA_TYPE, managed=managed)
+    obj["metadata"]["annotations"] = {"kubernetes.io/service-account.name": "ci-deployer"}
+    return obj
+
+
+def test_variant_02_the_token_controllers_data_is_not_drift():
+    assert _diff(sa_secret(), sa_secret(TOKEN_DATA, [KCM])).drifts == []
+
+
+def test_a_person_editing_the_token_is_drift():
+    edit = {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-03T10:00:00Z",
+            "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:token": {}}}}
+    live = sa_secret(dict(TOKEN_DATA, token=b64("forged")), [KCM, edit])
+    assert [(d.path_text, d.change.value, d.drift_class.value) for d in _diff(sa_secret(), live).drifts] == [
+        ("data.token", "added", "out-of-band")]
+
+
+def test_another_key_in_a_token_secret_is_still_drift():
+    live = sa_secret(dict(TOKEN_DATA, extra=b64("x")), [KCM])
+    assert [d.path_text for d in _diff(sa_secret(), live).drifts] == ["data.extra"]
+
+
+def test_token_keys_in_an_opaque_secret_are_drift():
+    git, live = secret({"a": b64("1")}), secret(dict(TOKEN_DATA, a=b64("1")), managed=[KCM])
+    assert sorted(d.path_text for d in _diff(git, live).drifts) == sorted(['data["ca.crt"]', "data.namespace", "data.token"])
