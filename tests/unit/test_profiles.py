@@ -43,6 +43,10 @@ CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "name
 SA_TOKEN = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
             "metadata": {"name": "ci-token", "namespace": "shop",
                          "annotations": {"kubernetes.io/service-account.name": "ci"}}}
+HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": "shop"},
+       "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 4,
+                "metrics": [{"type": "Resource", "resource": {
+                    "name": "memory", "target": {"type": "AverageValue", "averageValue": "0.5Gi"}}}]}}
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
        "spec": {"containers": [{"name": "app", "image": "shop/app:1"}]}}
 DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
@@ -156,6 +160,10 @@ EXAMPLES: dict[str, Example] = {
         merged(POD, {"spec": {"containers": [{"name": "app", "image": "shop/app:1",
                                               "resources": {"requests": {"cpu": "500m"}}}]}}),
         [], [("spec.containers[name=app].resources.requests.cpu", "modified")]),
+    "hpa-metric-quantities": Example(
+        HPA, merged(HPA, {"spec": {"metrics": [{"type": "Resource", "resource": {
+            "name": "memory", "target": {"type": "AverageValue", "averageValue": "512Mi"}}}]}}),
+        [], [("spec.metrics[0].resource.target.averageValue", "modified")]),
     "container-ports-key": Example(_ports, _swap(_ports, "spec", "containers", "ports"), [],
                                    [("spec.containers[name=app].ports[0].containerPort", "modified"),
                                     ("spec.containers[name=app].ports[1].containerPort", "modified")]),
