@@ -41,3 +41,27 @@ def test_variant_06_and_another_hpa_target_amount_is_drift():
     have = hpa(_metric("pods", {"type": "AverageValue", "averageValue": "200"}))
     assert [(d.path_text, d.change.value) for d in one(diff(want, have)).drifts] == [
         ("spec.metrics[0].pods.target.averageValue", "modified")]
+
+
+def _jvm(env_divisor: object, volume_divisor: object) -> str:
+    return json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "jvm", "namespace": "shop"},
+                       "spec": {"selector": {"matchLabels": {"app": "jvm"}}, "template": {
+                           "metadata": {"labels": {"app": "jvm"}},
+                           "spec": {"containers": [{"name": "app", "image": "shop/jvm:1", "env": [
+                               {"name": "MEM_LIMIT_MB", "valueFrom": {"resourceFieldRef": {
+                                   "resource": "limits.memory", "divisor": env_divisor}}}]}],
+                               "volumes": [{"name": "podinfo", "downwardAPI": {"items": [
+                                   {"path": "cpu", "resourceFieldRef": {"containerName": "app",
+                                                                        "resource": "limits.cpu",
+                                                                        "divisor": volume_divisor}}]}}]}}}})
+
+
+@pytest.mark.parametrize("git, live", [(("1024Ki", 1), ("1Mi", "1")), (("1Mi", "1m"), ("1024Ki", "0.001"))])
+def test_variant_07_a_resource_field_ref_divisor_in_another_spelling_is_not_drift(git, live):
+    assert one(diff(_jvm(*git), _jvm(*live))).drifts == []
+
+
+def test_another_divisor_is_drift():
+    assert [d.path_text for d in one(diff(_jvm("1Mi", "1"), _jvm("1Gi", "1m"))).drifts] == [
+        "spec.template.spec.containers[name=app].env[name=MEM_LIMIT_MB].valueFrom.resourceFieldRef.divisor",
+        "spec.template.spec.volumes[name=podinfo].downwardAPI.items[0].resourceFieldRef.divisor"]
