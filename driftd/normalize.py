@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from .model import ObjectKey
 from .paths import Key, Path, Pattern, get
 from .profiles import Rule, RuleSet
+from .duration import same_duration
 from .quantity import same_quantity
 from .schema import SchemaHints
 
@@ -60,7 +61,7 @@ def same_int_or_string(desired: object, live: object) -> bool:
 
 
 COMPARE = {"quantity": same_quantity, "version": same_version, "tkr-version": same_tkr_version,
-           "int-or-string": same_int_or_string}
+           "int-or-string": same_int_or_string, "duration": same_duration}
 
 
 def fold_string_data(obj: dict) -> dict:

@@ -221,6 +221,12 @@ EXAMPLES: dict[str, Example] = {
         [], [("spec.topology.controlPlane.tkr.reference.name", "added")]),
     "tkc-controller-metadata": Example(TKC, exported(TKC, {"metadata": {"labels": {"run.tanzu.vmware.com/tkr": "v1.26.5"}}}),
                                        [], [('metadata.labels["run.tanzu.vmware.com/tkr"]', "added")]),
+    "tkc-durations": Example(
+        merged(TKC, {"spec": {"topology": {"nodePools": [dict(TKC["spec"]["topology"]["nodePools"][0],
+                                                              nodeDrainTimeout="300s")]}}}),
+        merged(TKC, {"spec": {"topology": {"nodePools": [dict(TKC["spec"]["topology"]["nodePools"][0],
+                                                              nodeDrainTimeout="5m0s")]}}}),
+        [], [("spec.topology.nodePools[name=np-1].nodeDrainTimeout", "modified")]),
     "tkc-v1alpha1-topology-paths": Example(
         TKC_V1A1, merged(TKC_V1A1, {
             "spec": {"topology": {"workers": {"class": "big"}}},
@@ -240,6 +246,9 @@ EXAMPLES: dict[str, Example] = {
         merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3"}}}),
         merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3+vmware.1-tkg.1"}}}),
         [], [("spec.topology.version", "modified")]),
+    "capi-durations": Example(merged(MD, {"spec": {"template": {"spec": {"nodeDrainTimeout": "5m"}}}}),
+                              merged(MD, {"spec": {"template": {"spec": {"nodeDrainTimeout": "5m0s"}}}}),
+                              [], [("spec.template.spec.nodeDrainTimeout", "modified")]),
     "capi-cluster-name-labels": Example(MD, exported(MD, {"metadata": {"labels": {"cluster.x-k8s.io/cluster-name": "wl"}}}),
                                         [], [('metadata.labels["cluster.x-k8s.io/cluster-name"]', "added")]),
     "capi-machinedeployment-defaults": Example(MD, exported(MD, {"spec": {"progressDeadlineSeconds": 600}}),
