@@ -80,6 +80,9 @@ MD = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineDeployment",
           "clusterName": "wl", "version": "1.29.3",
           "infrastructureRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
                                 "kind": "VSphereMachineTemplate", "name": "wl-worker-v1"}}}}}
+MP = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachinePool", "metadata": {"name": "mp-0", "namespace": "team"},
+      "spec": {"clusterName": "wl", "template": {"spec": {"clusterName": "wl", "version": "v1.29.3", "infrastructureRef": {
+          "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "DockerMachinePool", "name": "mp-0"}}}}}
 AUTOSCALED = {"metadata": {"annotations": {
     "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "2",
     "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "6"}}}
@@ -253,6 +256,8 @@ EXAMPLES: dict[str, Example] = {
                                         [], [('metadata.labels["cluster.x-k8s.io/cluster-name"]', "added")]),
     "capi-machinedeployment-defaults": Example(MD, exported(MD, {"spec": {"progressDeadlineSeconds": 600}}),
                                                [], [("spec.progressDeadlineSeconds", "added")]),
+    "capi-machinepool-defaults": Example(MP, exported(MP, {"spec": {"template": {"spec": {"nodeDeletionTimeout": "10s"}}}}),
+                                         [], [("spec.template.spec.nodeDeletionTimeout", "added")]),
     "capi-default-replicas": Example(MD, exported(MD, {"spec": {"replicas": 1}}), [], [("spec.replicas", "added")]),
     "capi-autoscaler-replicas": Example(merged(merged(MD, AUTOSCALED), {"spec": {"replicas": 3}}),
                                         merged(merged(MD, AUTOSCALED), {"spec": {"replicas": 5}}),
