@@ -145,6 +145,9 @@ EXAMPLES: dict[str, Example] = {
                       [], [("status.phase", "modified")]),
     "controller-metadata": Example(CM, exported(CM, {"metadata": {"finalizers": ["example.com/cleanup"]}}),
                                    [], [("metadata.finalizers", "added")]),
+    "gitops-applier-markers": Example(
+        CM, exported(CM, {"metadata": {"labels": {"kustomize.toolkit.fluxcd.io/name": "apps"}}}),
+        [], [('metadata.labels["kustomize.toolkit.fluxcd.io/name"]', "added")]),
     "conversion-data-annotations": Example(
         CM, exported(CM, {"metadata": {"annotations": {"cluster.x-k8s.io/conversion-data": "{}"}}}),
         [], [('metadata.annotations["cluster.x-k8s.io/conversion-data"]', "added")]),
