@@ -127,6 +127,9 @@ _items = merged(POD, {"spec": {"volumes": [{"name": "cfg", "configMap": {"name":
 _vct = merged(STS, {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}, {"metadata": {"name": "wal"}}]}})
 _aliases = merged(POD, {"spec": {"hostAliases": [{"ip": "10.0.0.1", "hostnames": ["a"]},
                                                  {"ip": "10.0.0.2", "hostnames": ["b"]}]}})
+_tolerations = merged(POD, {"spec": {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                                  {"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]}})
+_one_toleration = merged(POD, {"spec": {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}})
 _svc2 = merged(SVC, {"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443, "targetPort": 8443}]}})
 _vars = merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3", "variables": [
     {"name": "vmClass", "value": "small"}, {"name": "storageClass", "value": "gold"}]}}})
@@ -196,6 +199,16 @@ EXAMPLES: dict[str, Example] = {
     "host-aliases-key": Example(_aliases, _swap(_aliases, "spec", "hostAliases"), [],
                                 [("spec.hostAliases[0].hostnames", "modified"), ("spec.hostAliases[0].ip", "modified"),
                                  ("spec.hostAliases[1].hostnames", "modified"), ("spec.hostAliases[1].ip", "modified")]),
+    "tolerations-key": Example(_tolerations, _swap(_tolerations, "spec", "tolerations"), [],
+                               [("spec.tolerations[0].key", "modified"), ("spec.tolerations[1].effect", "removed"),
+                                ("spec.tolerations[1].key", "modified")]),
+    "pod-default-tolerations": Example(
+        _one_toleration, merged(_one_toleration, {"spec": {"tolerations": [
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]},
+            "metadata": {"managedFields": [{"manager": "argocd-controller", "operation": "Apply", "fieldsType": "FieldsV1",
+                                            "time": "2026-11-01T08:00:00Z", "fieldsV1": {"f:spec": {"f:tolerations": {}}}}]}}),
+        [], [("spec.tolerations[key=node.kubernetes.io/not-ready,effect=NoExecute]", "added")]),
     "pod-spec-defaults": Example(POD, exported(POD, {"spec": {"dnsPolicy": "ClusterFirst"}}),
                                  [], [("spec.dnsPolicy", "added")]),
     "workload-defaults": Example(DEPLOY, exported(DEPLOY, {"spec": {"revisionHistoryLimit": 10}}),
