@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from .classify import ClassifyOptions, HistoryEvidence, classify
 from .compare import compare_object
 from .model import ObjectKey, ObjectResult, Status, Verdict, object_key
-from .normalize import Normalizer
+from .normalize import Normalizer, fold_string_data
 from .profiles import Rule
 from .schema import CrdSchemas
 from .serverside import ServerView, compare_after_sync, keep_live_only
@@ -133,15 +133,16 @@ def diff_sets(desired: list[Manifest], problems: list[Problem], live: list[dict]
         if live_key in unread or (server is not None and live_key in server.skipped):
             continue   # not readable as Git declares it: an error of the run, neither drift nor in sync
         live_obj = live_by_key[live_key]
+        desired_obj = fold_string_data(manifest.obj)   # a Secret's stringData is stored as data
         schema = schemas.hints(live_key.group, live_key.kind, live_obj.get("apiVersion")) if schemas else None
-        norm = Normalizer.for_object(list(options.rules), live_key, manifest.obj, live_obj, options.disabled_rules,
+        norm = Normalizer.for_object(list(options.rules), live_key, desired_obj, live_obj, options.disabled_rules,
                                      schema)
         after_sync = server.after_sync.get(live_key) if server is not None else None
         if after_sync is not None:
-            comparison, live_only = compare_after_sync(manifest.obj, after_sync, live_obj, norm, compare_options,
+            comparison, live_only = compare_after_sync(desired_obj, after_sync, live_obj, norm, compare_options,
                                                        server.conflicts.get(live_key, ()))
         else:
-            comparison, live_only = compare_object(manifest.obj, live_obj, norm, compare_options), []
+            comparison, live_only = compare_object(desired_obj, live_obj, norm, compare_options), []
         for drift in comparison.drifts:
             classify(drift, live_key, live_obj, norm, options.classify, history)
         dropped = {id(d) for d in live_only if not keep_live_only(d)}

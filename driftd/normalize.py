@@ -9,6 +9,7 @@ the clock or a database.
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from fnmatch import fnmatchcase
@@ -17,11 +18,13 @@ from dataclasses import dataclass, field
 from .model import ObjectKey
 from .paths import Key, Path, Pattern, get
 from .profiles import Rule, RuleSet
+from .duration import same_duration
 from .quantity import same_quantity
 from .schema import SchemaHints
 
 AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
 AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 
 def _annotations(obj: dict | None) -> dict:
@@ -58,7 +61,32 @@ def same_int_or_string(desired: object, live: object) -> bool:
 
 
 COMPARE = {"quantity": same_quantity, "version": same_version, "tkr-version": same_tkr_version,
-           "int-or-string": same_int_or_string}
+           "int-or-string": same_int_or_string, "duration": same_duration}
+
+
+def fold_string_data(obj: dict) -> dict:
+    """A Git Secret as the API server stores it: ``stringData`` is write-only, merged into ``data``
+    as base64 of its UTF-8 text and never returned (variant 01); a key in both is stringData's, as
+    the server does. Other objects, and values that are not strings (the server would refuse them,
+    so they stay to be reported), are returned as they are. Pure: a new object, ``obj`` untouched."""
+    string_data = obj.get("stringData")
+    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1" or not isinstance(string_data, dict):
+        return obj
+    out = copy.deepcopy(obj)
+    data = out.get("data") if isinstance(out.get("data"), dict) else {}
+    rest = {}
+    for key, value in string_data.items():
+        if isinstance(value, str):
+            data[key] = base64.b64encode(value.encode("utf-8")).decode("ascii")
+        else:
+            rest[key] = value
+    if data:
+        out["data"] = data
+    if rest:
+        out["stringData"] = rest
+    else:
+        del out["stringData"]
+    return out
 
 
 @dataclass
@@ -79,6 +107,8 @@ class Normalizer:
             ann = _annotations(side)
             if AUTOSCALER_MIN in ann and AUTOSCALER_MAX in ann:
                 conditions.add("autoscaler-annotations")
+            if key.kind == "Secret" and key.group == "" and (side or {}).get("type") == SERVICE_ACCOUNT_TOKEN:
+                conditions.add("service-account-token")   # the token controller fills its data
         version = str((live or desired or {}).get("apiVersion") or "").split("/")[-1]
         return cls(key, RuleSet.for_object(active, key), conditions, disabled, schema, version)
 
@@ -110,7 +140,7 @@ class Normalizer:
         return None
 
     def server_filled(self, path: Path, live_value: object) -> Rule | None:
-        for rule in self.rules.get("server-filled"):
+        for rule in self._active("server-filled"):
             if any(p.matches(path) for p in rule.paths):
                 if not rule.has_value:
                     return rule

@@ -7,8 +7,10 @@ Actions:
 
 * ``strip``         never compared (server bookkeeping, status)
 * ``server-filled`` a live value where Git declares none is not drift; with ``value`` only that value
-                    (``$namespace`` stands for the object's namespace)
-* ``equivalent``    values compared with ``compare`` (quantity, version, tkr-version, int-or-string);
+                    (``$namespace`` stands for the object's namespace); ``when`` names a
+                    condition (``service-account-token``)
+* ``equivalent``    values compared with ``compare`` (quantity, version, tkr-version, int-or-string,
+                    duration);
                     ``resolved_in`` names live fields the server resolves Git's value into: each
                     one that is not empty must match too (a blanked field is skipped)
 * ``ignore``        never drift, even where Git declares it; ``when`` names a condition
@@ -38,8 +40,8 @@ from ..yamlload import load_yaml
 
 ACTIONS = ("strip", "server-filled", "equivalent", "ignore", "whole-map", "list-keys", "ordered", "note",
            "free-form", "version-paths")
-COMPARATORS = ("quantity", "version", "tkr-version", "int-or-string")
-CONDITIONS = ("autoscaler-annotations",)
+COMPARATORS = ("quantity", "version", "tkr-version", "int-or-string", "duration")
+CONDITIONS = ("autoscaler-annotations", "service-account-token")
 PROFILE_FILES = ("core.yaml", "tkc.yaml", "capi.yaml")
 
 

@@ -40,6 +40,13 @@ def text(obj: dict) -> str:
 
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop"}, "data": {"a": "1"}}
+SA_TOKEN = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": "ci-token", "namespace": "shop",
+                         "annotations": {"kubernetes.io/service-account.name": "ci"}}}
+HPA = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": "shop"},
+       "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 4,
+                "metrics": [{"type": "Resource", "resource": {
+                    "name": "memory", "target": {"type": "AverageValue", "averageValue": "0.5Gi"}}}]}}
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
        "spec": {"containers": [{"name": "app", "image": "shop/app:1"}]}}
 DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
@@ -73,6 +80,9 @@ MD = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachineDeployment",
           "clusterName": "wl", "version": "1.29.3",
           "infrastructureRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
                                 "kind": "VSphereMachineTemplate", "name": "wl-worker-v1"}}}}}
+MP = {"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "MachinePool", "metadata": {"name": "mp-0", "namespace": "team"},
+      "spec": {"clusterName": "wl", "template": {"spec": {"clusterName": "wl", "version": "v1.29.3", "infrastructureRef": {
+          "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "DockerMachinePool", "name": "mp-0"}}}}}
 AUTOSCALED = {"metadata": {"annotations": {
     "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "2",
     "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "6"}}}
@@ -117,6 +127,9 @@ _items = merged(POD, {"spec": {"volumes": [{"name": "cfg", "configMap": {"name":
 _vct = merged(STS, {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}, {"metadata": {"name": "wal"}}]}})
 _aliases = merged(POD, {"spec": {"hostAliases": [{"ip": "10.0.0.1", "hostnames": ["a"]},
                                                  {"ip": "10.0.0.2", "hostnames": ["b"]}]}})
+_tolerations = merged(POD, {"spec": {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
+                                                  {"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]}})
+_one_toleration = merged(POD, {"spec": {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]}})
 _svc2 = merged(SVC, {"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443, "targetPort": 8443}]}})
 _vars = merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3", "variables": [
     {"name": "vmClass", "value": "small"}, {"name": "storageClass", "value": "gold"}]}}})
@@ -135,16 +148,31 @@ EXAMPLES: dict[str, Example] = {
                       [], [("status.phase", "modified")]),
     "controller-metadata": Example(CM, exported(CM, {"metadata": {"finalizers": ["example.com/cleanup"]}}),
                                    [], [("metadata.finalizers", "added")]),
+    "gitops-applier-markers": Example(
+        CM, exported(CM, {"metadata": {"labels": {"kustomize.toolkit.fluxcd.io/name": "apps"}}}),
+        [], [('metadata.labels["kustomize.toolkit.fluxcd.io/name"]', "added")]),
     "conversion-data-annotations": Example(
         CM, exported(CM, {"metadata": {"annotations": {"cluster.x-k8s.io/conversion-data": "{}"}}}),
         [], [('metadata.annotations["cluster.x-k8s.io/conversion-data"]', "added")]),
     "configmap-secret-data": Example(CM, merged(CM, {"data": {"b": "2"}}), [("data.b", "added")], []),
+    "service-account-token-data": Example(
+        merged(SA_TOKEN, {}), merged(SA_TOKEN, {"data": {"token": "ZXlK", "namespace": "c2hvcA=="}}),
+        [], [("data.namespace", "added"), ("data.token", "added")]),
+    "label-map-values": Example(merged(CM, {"metadata": {"labels": {"app": "web", "tier": ""}}}),
+                                merged(CM, {"metadata": {"labels": {"app": "web"}}}),
+                                [("metadata.labels.tier", "removed")], []),
+    "core-string-map-values": Example(merged(CM, {"data": {"LEGACY_TAX": ""}}), CM,
+                                      [("data.LEGACY_TAX", "removed")], []),
     "resource-quantities": Example(
         merged(POD, {"spec": {"containers": [{"name": "app", "image": "shop/app:1",
                                               "resources": {"requests": {"cpu": 0.5}}}]}}),
         merged(POD, {"spec": {"containers": [{"name": "app", "image": "shop/app:1",
                                               "resources": {"requests": {"cpu": "500m"}}}]}}),
         [], [("spec.containers[name=app].resources.requests.cpu", "modified")]),
+    "hpa-metric-quantities": Example(
+        HPA, merged(HPA, {"spec": {"metrics": [{"type": "Resource", "resource": {
+            "name": "memory", "target": {"type": "AverageValue", "averageValue": "512Mi"}}}]}}),
+        [], [("spec.metrics[0].resource.target.averageValue", "modified")]),
     "container-ports-key": Example(_ports, _swap(_ports, "spec", "containers", "ports"), [],
                                    [("spec.containers[name=app].ports[0].containerPort", "modified"),
                                     ("spec.containers[name=app].ports[1].containerPort", "modified")]),
@@ -171,6 +199,16 @@ EXAMPLES: dict[str, Example] = {
     "host-aliases-key": Example(_aliases, _swap(_aliases, "spec", "hostAliases"), [],
                                 [("spec.hostAliases[0].hostnames", "modified"), ("spec.hostAliases[0].ip", "modified"),
                                  ("spec.hostAliases[1].hostnames", "modified"), ("spec.hostAliases[1].ip", "modified")]),
+    "tolerations-key": Example(_tolerations, _swap(_tolerations, "spec", "tolerations"), [],
+                               [("spec.tolerations[0].key", "modified"), ("spec.tolerations[1].effect", "removed"),
+                                ("spec.tolerations[1].key", "modified")]),
+    "pod-default-tolerations": Example(
+        _one_toleration, merged(_one_toleration, {"spec": {"tolerations": [
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]},
+            "metadata": {"managedFields": [{"manager": "argocd-controller", "operation": "Apply", "fieldsType": "FieldsV1",
+                                            "time": "2026-11-01T08:00:00Z", "fieldsV1": {"f:spec": {"f:tolerations": {}}}}]}}),
+        [], [("spec.tolerations[key=node.kubernetes.io/not-ready,effect=NoExecute]", "added")]),
     "pod-spec-defaults": Example(POD, exported(POD, {"spec": {"dnsPolicy": "ClusterFirst"}}),
                                  [], [("spec.dnsPolicy", "added")]),
     "workload-defaults": Example(DEPLOY, exported(DEPLOY, {"spec": {"revisionHistoryLimit": 10}}),
@@ -179,6 +217,8 @@ EXAMPLES: dict[str, Example] = {
                                          [], [("spec.replicas", "added")]),
     "job-defaults": Example(CRON, exported(CRON, {"spec": {"concurrencyPolicy": "Allow"}}),
                             [], [("spec.concurrencyPolicy", "added")]),
+    "pointer-zero-values": Example(merged(POD, {"spec": {"automountServiceAccountToken": False}}), POD,
+                                   [("spec.automountServiceAccountToken", "removed")], []),
     "service-allocated": Example(SVC, exported(SVC, {"spec": {"clusterIP": "10.96.0.42"}}),
                                  [], [("spec.clusterIP", "added")]),
     "int-or-string-ports": Example(merged(SVC, {"spec": {"ports": [{"port": 80, "targetPort": "8080"}]}}), SVC,
@@ -200,6 +240,12 @@ EXAMPLES: dict[str, Example] = {
         [], [("spec.topology.controlPlane.tkr.reference.name", "added")]),
     "tkc-controller-metadata": Example(TKC, exported(TKC, {"metadata": {"labels": {"run.tanzu.vmware.com/tkr": "v1.26.5"}}}),
                                        [], [('metadata.labels["run.tanzu.vmware.com/tkr"]', "added")]),
+    "tkc-durations": Example(
+        merged(TKC, {"spec": {"topology": {"nodePools": [dict(TKC["spec"]["topology"]["nodePools"][0],
+                                                              nodeDrainTimeout="300s")]}}}),
+        merged(TKC, {"spec": {"topology": {"nodePools": [dict(TKC["spec"]["topology"]["nodePools"][0],
+                                                              nodeDrainTimeout="5m0s")]}}}),
+        [], [("spec.topology.nodePools[name=np-1].nodeDrainTimeout", "modified")]),
     "tkc-v1alpha1-topology-paths": Example(
         TKC_V1A1, merged(TKC_V1A1, {
             "spec": {"topology": {"workers": {"class": "big"}}},
@@ -219,10 +265,15 @@ EXAMPLES: dict[str, Example] = {
         merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3"}}}),
         merged(CLUSTER, {"spec": {"topology": {"class": "tkg", "version": "v1.29.3+vmware.1-tkg.1"}}}),
         [], [("spec.topology.version", "modified")]),
+    "capi-durations": Example(merged(MD, {"spec": {"template": {"spec": {"nodeDrainTimeout": "5m"}}}}),
+                              merged(MD, {"spec": {"template": {"spec": {"nodeDrainTimeout": "5m0s"}}}}),
+                              [], [("spec.template.spec.nodeDrainTimeout", "modified")]),
     "capi-cluster-name-labels": Example(MD, exported(MD, {"metadata": {"labels": {"cluster.x-k8s.io/cluster-name": "wl"}}}),
                                         [], [('metadata.labels["cluster.x-k8s.io/cluster-name"]', "added")]),
     "capi-machinedeployment-defaults": Example(MD, exported(MD, {"spec": {"progressDeadlineSeconds": 600}}),
                                                [], [("spec.progressDeadlineSeconds", "added")]),
+    "capi-machinepool-defaults": Example(MP, exported(MP, {"spec": {"template": {"spec": {"nodeDeletionTimeout": "10s"}}}}),
+                                         [], [("spec.template.spec.nodeDeletionTimeout", "added")]),
     "capi-default-replicas": Example(MD, exported(MD, {"spec": {"replicas": 1}}), [], [("spec.replicas", "added")]),
     "capi-autoscaler-replicas": Example(merged(merged(MD, AUTOSCALED), {"spec": {"replicas": 3}}),
                                         merged(merged(MD, AUTOSCALED), {"spec": {"replicas": 5}}),
