@@ -97,16 +97,6 @@ def same_json(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
-def prune_empty(value: object) -> object:
-    """``value`` without the empty parts Kubernetes would not store (for reporting a removed subtree)."""
-    if isinstance(value, dict):
-        out = {k: prune_empty(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if not is_empty(v)}
-    if isinstance(value, list):
-        return [prune_empty(v) for v in value]
-    return value
-
-
 class _Walker:
     def __init__(self, norm: Normalizer, live_obj: dict, options: CompareOptions):
         self.norm, self.live_obj, self.options = norm, live_obj, options
@@ -174,7 +164,7 @@ class _Walker:
         if live is _MISSING:
             if free:   # stored exactly as sent: Git's false, 0 or {} is a value the cluster lacks
                 self._add(path, Change.REMOVED, desired, _MISSING)
-            elif not is_zero(desired) and prune_empty(desired) not in ({}, []):
+            elif not is_zero(desired) and self._shown(path, desired) not in ({}, []):
                 self._removed_or_resolved(path, desired)
             return
         if free:

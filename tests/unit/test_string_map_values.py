@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from tests.unit.drift_helpers import diff, one, summary
 
@@ -44,9 +43,6 @@ def test_an_empty_label_and_node_selector_value_removed_beside_other_keys_is_rem
         ('spec.template.spec.nodeSelector["node-role.kubernetes.io/infra"]', "removed", "", None, "unknown")]
 
 
-@pytest.mark.xfail(reason="a Git map whose only values are \"\" and that live lacks whole is skipped by "
-                          "driftd/compare.py's removed branch (prune_empty drops the \"\" values before "
-                          "free-form is asked); needs compare.py to prune as _shown does", strict=False)
 def test_variant_03_node_selector_and_labels_of_empty_values_removed_whole():
     git = _deploy({"tier": ""}, {"node-role.kubernetes.io/infra": ""})
     live = json.dumps({**json.loads(_deploy({}, None)), "metadata": {"name": "ingress", "namespace": "edge"}})
