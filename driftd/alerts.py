@@ -68,7 +68,8 @@ def _summary(doc: dict) -> str:
         return f"cycle failed {where}: {first}{more}"
     obj, drift = _object_text(doc["object"]), doc["drift"]
     if doc["type"] == "drift_resolved":
-        return f"drift resolved ({drift['resolution']}): {obj} {where}"
+        was = f": was {drift['summary']}" if drift.get("summary") else ""
+        return f"drift resolved ({drift['resolution']}): {obj} {where}{was}"
     verb = "opened" if doc["type"] == "drift_opened" else "changed"
     return f"drift {verb}: {obj} {where}: {drift['summary']}"
 

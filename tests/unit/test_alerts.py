@@ -97,7 +97,9 @@ def test_resolved_and_failed_cycles_have_their_own_payload(store):
         resolved, failed = receiver.delivered()
     assert resolved["type"] == "drift_resolved" and resolved["drift"]["resolution"] == "cluster-changed"
     assert resolved["fields"][0]["state"] == "resolved"
-    assert resolved["summary"] == "drift resolved (cluster-changed): TanzuKubernetesCluster ns1/tkc-1 on prod (source gitops)"
+    assert resolved["summary"] == ("drift resolved (cluster-changed): TanzuKubernetesCluster ns1/tkc-1 on prod (source "
+                                   "gitops): was spec.topology.nodePools[name=np-1].replicas 1 -> 3 (out-of-band, "
+                                   "kubectl-edit)")
     assert failed["object"] is None and failed["commit"] is None
     assert failed["cycle"]["verdict"] == "error" and failed["cycle"]["errors"][0]["message"] == "remote unreachable"
     assert failed["summary"] == "cycle failed on prod (source gitops): remote unreachable"
