@@ -544,7 +544,13 @@ def snapshot_command(config_path, database, at, cluster, kind, namespace, name, 
         click.echo(to_json("snapshot", "objects", objects, at=when), nl=False)
         return
     if not objects:
-        click.echo(f"no objects known at {when}", err=True)
+        gone = _read(config_path, database, lambda store: store.snapshots_at(when, cluster, kind, namespace, name,
+                                                                          deleted=True))
+        for g in gone:   # known, but deleted by then: say so rather than "unknown"
+            where = f"{g['namespace']}/" if g["namespace"] else ""
+            click.echo(f"{g['kind']} {where}{g['name']} on {g['cluster']}: deleted by then (gone since "
+                       f"{g['seen_at']}, run {g['run_id']})", err=True)
+        click.echo(f"no objects {'live ' if gone else 'known '}at {when}", err=True)
         return
     click.echo(objects_yaml(objects), nl=False)
 

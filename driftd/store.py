@@ -847,20 +847,22 @@ class AuditStore:
             return self._content_at(cluster, ObjectKey(group, kind, namespace, name), iso_utc(at))
 
     def snapshots_at(self, at: str, cluster: str | None = None, kind: str | None = None,
-                     namespace: str | None = None, name: str | None = None) -> list[dict]:
-        """Every object that existed at ``at``, as it was then: snapshot rows with ``content`` decoded."""
+                     namespace: str | None = None, name: str | None = None, deleted: bool = False) -> list[dict]:
+        """Every object that existed at ``at``, as it was then: snapshot rows with ``content`` decoded.
+        ``deleted``: instead, the objects seen before ``at`` that were gone by then (``content`` None)."""
         where, args = _object_filter(cluster, kind, namespace, name)
         where, args = ["seen_at <= ?", *where], [iso_utc(at), *args]
         sql = f"""SELECT * FROM (
                     SELECT *, row_number() OVER (PARTITION BY cluster, api_group, kind, namespace, name
                                                  ORDER BY seen_at DESC, id DESC) AS rn
                     FROM snapshots WHERE {' AND '.join(where)})
-                  WHERE rn = 1 AND deleted = 0 ORDER BY cluster, api_group, kind, namespace, name"""
+                  WHERE rn = 1 AND deleted = ? ORDER BY cluster, api_group, kind, namespace, name"""
+        args.append(1 if deleted else 0)
         with self._guard("read snapshots"):
             rows = list(self.db.query(sql, args))
         for r in rows:
             del r["rn"]
-            r["content"] = json.loads(r["content"])
+            r["content"] = _loads(r["content"])
         return rows
 
     def snapshot_series(self, cluster: str | None = None, kind: str | None = None, namespace: str | None = None,

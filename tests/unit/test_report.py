@@ -157,6 +157,20 @@ def test_snapshot_at_shows_objects_as_they_were(db):
     assert res.exit_code == 0 and res.stdout == "" and "no objects known at" in res.stderr
 
 
+def test_snapshot_of_an_object_deleted_by_then_says_so(tmp_path):
+    path = str(tmp_path / "audit.db")
+    with AuditStore.open(path) as s:
+        s.record_run(make_run(1, live={KEY: tkc()}))
+        s.record_run(make_run(2, live={}))                      # listed, gone: deleted
+    res = report("snapshot", "--database", path, "--at", "2026-12-03", "--name", "tkc-1")
+    assert res.exit_code == 0 and res.stdout == ""
+    gone, none = res.stderr.splitlines()
+    assert gone == f"TanzuKubernetesCluster ns1/tkc-1 on prod: deleted by then (gone since {at(2)}, run 2)"
+    assert none.startswith("no objects live at ")
+    before = report("snapshot", "--database", path, "--at", at(1), "--name", "tkc-1")
+    assert yaml.safe_load(before.stdout)["metadata"]["name"] == "tkc-1"
+
+
 def test_runs_subcommand(db):
     res = report("runs", "--database", db, "--cluster", "prod")
     assert res.exit_code == 0, res.output
