@@ -223,8 +223,8 @@ class _Walker:
         """A value Git does not declare. ``filled``: a profile says the system fills this subtree."""
         if path in self.resolved:
             return  # already compared with the Git field it was resolved from
-        if is_empty(live) and not (live == "" and path and self.norm.free_form(path)):
-            return  # empty values are not stored, except a "" inside a free-form value (a real value)
+        if is_empty(live) and not (path and self.norm.free_form(path)):
+            return  # empty values are not stored, except inside a free-form value ("", {} and [] are values)
         rule = self.norm.server_filled(path, live)
         if rule is not None:
             if rule.has_value:
@@ -234,7 +234,7 @@ class _Walker:
         if whole and not filled:
             self._add(path, Change.ADDED, _MISSING, live)
             return
-        if isinstance(live, dict):
+        if isinstance(live, dict) and live:   # an empty map here is a free-form value: judged as one
             # A list item created out of band (a container, an env entry), or applied from Git
             # once, is one drift on the item, not one per field; an item only modified in place,
             # or injected by a webhook (no owner), is walked field by field.

@@ -141,6 +141,46 @@ def _proxy(value: dict) -> dict:
         {"name": "proxy", "value": value}]}}})
 
 
+def _applied(live: dict) -> dict:
+    """``live`` as a server-side apply by the GitOps applier leaves it: the applier's Apply entry owns
+    the whole object (atomic structs and lists too), so a default inside them reads as "sent"."""
+    out = copy.deepcopy(live)
+    fields: dict = {}
+    for k in out:
+        if k not in ("apiVersion", "kind", "metadata"):
+            fields[f"f:{k}"] = {}
+    out.setdefault("metadata", {})["managedFields"] = [{"manager": "argocd-controller", "operation": "Apply",
+                                                        "time": "2026-11-30T10:00:00Z", "fieldsType": "FieldsV1",
+                                                        "fieldsV1": fields}]
+    return out
+
+
+def _env_from(pod: dict, value_from: dict, applied: bool = False, containers: str = "containers") -> dict:
+    obj = merged(pod, {"spec": {containers: [{"name": "app", "image": "shop/app:1",
+                                              "env": [{"name": "POD", "valueFrom": value_from}]}]}})
+    return _applied(obj) if applied else obj
+
+
+PDB = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "ledger", "namespace": "shop"},
+       "spec": {"selector": {"matchLabels": {"app": "ledger"}}}}
+RB = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "ann", "namespace": "shop"},
+      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "viewer"},
+      "subjects": [{"kind": "User", "name": "ann"}]}
+NETPOL = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "db", "namespace": "shop"},
+          "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "ingress": [{"ports": [{"port": 5432}]}]}}
+
+
+def _netpol_port(port: dict) -> dict:
+    return merged(NETPOL, {"spec": {"ingress": [{"ports": [port]}]}})
+
+
+def _job_policy(condition: dict) -> dict:
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "etl", "namespace": "shop"},
+            "spec": {"podFailurePolicy": {"rules": [{"action": "Ignore", "onPodConditions": [condition]}]},
+                     "template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "etl", "image": "shop/etl:1"}]}}}}
+
+
 EXAMPLES: dict[str, Example] = {
     "server-metadata": Example(merged(CM, {"metadata": {"uid": "git-uid"}}), merged(CM, {"metadata": {"uid": "live-uid"}}),
                                [], [("metadata.uid", "modified")]),
@@ -219,6 +259,25 @@ EXAMPLES: dict[str, Example] = {
                             [], [("spec.concurrencyPolicy", "added")]),
     "pointer-zero-values": Example(merged(POD, {"spec": {"automountServiceAccountToken": False}}), POD,
                                    [("spec.automountServiceAccountToken", "removed")], []),
+    "pointer-zero-values-policy": Example(merged(PDB, {"spec": {"maxUnavailable": 0}}), PDB,
+                                          [("spec.maxUnavailable", "removed")], []),
+    "fieldref-api-version": Example(  # an init container's env: pod-spec-defaults covers containers' own
+        _env_from(POD, {"fieldRef": {"fieldPath": "metadata.name"}}, containers="initContainers"),
+        _env_from(POD, {"fieldRef": {"fieldPath": "metadata.name", "apiVersion": "v1"}}, applied=True,
+                  containers="initContainers"),
+        [], [("spec.initContainers[name=app].env[name=POD].valueFrom.fieldRef.apiVersion", "added")]),
+    "resource-field-divisor": Example(
+        _env_from(POD, {"resourceFieldRef": {"resource": "limits.memory"}}),
+        _env_from(POD, {"resourceFieldRef": {"resource": "limits.memory", "divisor": "0"}}, applied=True),
+        [], [("spec.containers[name=app].env[name=POD].valueFrom.resourceFieldRef.divisor", "added")]),
+    "rbac-subject-api-group": Example(RB, _applied(merged(RB, {"subjects": [{"kind": "User", "name": "ann",
+                                                                           "apiGroup": "rbac.authorization.k8s.io"}]})),
+                                      [], [("subjects[name=ann].apiGroup", "added")]),
+    "network-policy-port-protocol": Example(NETPOL, _applied(_netpol_port({"port": 5432, "protocol": "TCP"})),
+                                            [], [("spec.ingress[0].ports[0].protocol", "added")]),
+    "job-pod-failure-condition-status": Example(
+        _job_policy({"type": "DisruptionTarget"}), _applied(_job_policy({"type": "DisruptionTarget", "status": "True"})),
+        [], [("spec.podFailurePolicy.rules[0].onPodConditions[0].status", "added")]),
     "service-allocated": Example(SVC, exported(SVC, {"spec": {"clusterIP": "10.96.0.42"}}),
                                  [], [("spec.clusterIP", "added")]),
     "int-or-string-ports": Example(merged(SVC, {"spec": {"ports": [{"port": 80, "targetPort": "8080"}]}}), SVC,
