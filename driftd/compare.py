@@ -263,11 +263,11 @@ class _Walker:
             self._add(path, Change.ADDED, _MISSING, live, owner)
 
     def _set_items(self, path: Path, live: list, filled: bool) -> bool:
-        """A list of scalars whose items have owners of their own (a set: ``metadata.finalizers``),
-        judged item by item: a controller's later write to the list must not hide the item a person
-        added. Reports the items not the system's, as one drift on the list; False when the list is
-        not held item by item (then it is judged as one value)."""
-        if not live or any(isinstance(x, (dict, list)) for x in live):
+        """A list whose items have owners of their own (a set: ``metadata.finalizers``; a map list:
+        ``metadata.ownerReferences``), judged item by item: a controller's later write to the list
+        must not hide the item a person added. Reports the items not the system's, as one drift on
+        the list; False when the list is not held item by item (then it is judged as one value)."""
+        if not live or any(isinstance(x, list) for x in live):
             return False
         owned = [(i, x, last_writer(self.live_obj, path + (Index(i),), (WHOLE,), self.norm.at_version))
                  for i, x in enumerate(live)]

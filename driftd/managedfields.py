@@ -32,13 +32,19 @@ def _child(node: dict, seg, live_item: object) -> dict | None:
                     return child
         return None
     if isinstance(seg, Index) and live_item is not None:
+        # An item by position: a set value (``v:``), or a map-list item whose keys (``k:``) it holds.
         for name, child in node.items():
-            if name.startswith("v:"):
-                try:
-                    if json.loads(name[2:]) == live_item:
-                        return child
-                except ValueError:
-                    continue
+            if name[:2] not in ("v:", "k:"):
+                continue
+            try:
+                value = json.loads(name[2:])
+            except ValueError:
+                continue
+            if name.startswith("v:") and value == live_item:
+                return child
+            if (name.startswith("k:") and isinstance(value, dict) and isinstance(live_item, dict) and value
+                    and all(str(live_item.get(k)) == str(v) for k, v in value.items())):
+                return child
     return None
 
 

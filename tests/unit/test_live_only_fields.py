@@ -347,3 +347,18 @@ def test_finalizers_only_controllers_added_are_not_drift():
     live = _cm_with_finalizers([("cfg-controller", "2026-11-30T08:00:00Z", ["cfg.example.com/cleanup"]),
                                 ("backup-operator", "2026-11-30T09:00:00Z", ["backup.example.com/hold"])])
     assert one(diff(GIT_CM, live)).status is Status.IN_SYNC
+
+
+def test_an_owner_reference_a_person_added_is_drift_even_when_a_controller_wrote_later():
+    owners = [{"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster", "name": "wl", "uid": "u-cluster"},
+              {"apiVersion": "v1", "kind": "ConfigMap", "name": "batch-7", "uid": "u-cm"}]
+    entries = [("kubectl-patch", "2026-12-01T10:11:12Z", "u-cm"), ("manager", "2026-12-01T11:00:00Z", "u-cluster")]
+    managed = [{"manager": m, "operation": "Update", "time": t, "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:ownerReferences": {f'k:{{"uid":"{uid}"}}': {".": {}}}}}}
+               for m, t, uid in entries]
+    live = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cfg", "namespace": "shop", "ownerReferences": owners, "managedFields": managed},
+            "data": {"a": "1"}}
+    [drift] = one(diff(GIT_CM, json.dumps(live))).drifts
+    assert (drift.path_text, drift.change.value, drift.live, drift.evidence.manager) == (
+        "metadata.ownerReferences", "added", [owners[1]], "kubectl-patch")

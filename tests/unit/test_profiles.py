@@ -340,6 +340,9 @@ EXAMPLES: dict[str, Example] = {
     "capi-ref-namespaces": Example(
         MD, exported(MD, {"spec": {"template": {"spec": {"infrastructureRef": {"namespace": "team"}}}}}),
         [], [("spec.template.spec.infrastructureRef.namespace", "added")]),
+    "capi-node-registration-taints": Example(
+        merged(KCP, {"spec": {"kubeadmConfigSpec": {"joinConfiguration": {"nodeRegistration": {"taints": []}}}}}), KCP,
+        [("spec.kubeadmConfigSpec.joinConfiguration.nodeRegistration.taints", "removed")], []),
     "capi-kcp-defaults": Example(KCP, exported(KCP, {"spec": {"rolloutStrategy": {"type": "RollingUpdate"}}}),
                                  [], [("spec.rolloutStrategy.type", "added")]),
     "capi-cluster-defaults": Example(CLUSTER, exported(CLUSTER, {"spec": {"clusterNetwork": {"serviceDomain": "cluster.local"}}}),
