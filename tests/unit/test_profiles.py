@@ -141,6 +141,10 @@ def _proxy(value: dict) -> dict:
         {"name": "proxy", "value": value}]}}})
 
 
+def _kcp_join(node_registration: dict) -> dict:
+    return merged(KCP, {"spec": {"kubeadmConfigSpec": {"joinConfiguration": {"nodeRegistration": node_registration}}}})
+
+
 def _applied(live: dict) -> dict:
     """``live`` as a server-side apply by the GitOps applier leaves it: the applier's Apply entry owns
     the whole object (atomic structs and lists too), so a default inside them reads as "sent"."""
@@ -341,7 +345,8 @@ EXAMPLES: dict[str, Example] = {
         MD, exported(MD, {"spec": {"template": {"spec": {"infrastructureRef": {"namespace": "team"}}}}}),
         [], [("spec.template.spec.infrastructureRef.namespace", "added")]),
     "capi-node-registration-taints": Example(
-        merged(KCP, {"spec": {"kubeadmConfigSpec": {"joinConfiguration": {"nodeRegistration": {"taints": []}}}}}), KCP,
+        _kcp_join({"criSocket": "/run/containerd/containerd.sock", "taints": []}),
+        _kcp_join({"criSocket": "/run/containerd/containerd.sock"}),
         [("spec.kubeadmConfigSpec.joinConfiguration.nodeRegistration.taints", "removed")], []),
     "capi-kcp-defaults": Example(KCP, exported(KCP, {"spec": {"rolloutStrategy": {"type": "RollingUpdate"}}}),
                                  [], [("spec.rolloutStrategy.type", "added")]),
