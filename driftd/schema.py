@@ -37,24 +37,16 @@ class SchemaHints:
             if not isinstance(node, dict):
                 return node if node is _FREE else None
             if isinstance(seg, Key):
-                props = node.get("properties") or {}
-                extra = node.get("additionalProperties")
-                if seg.name in props:
-                    node = props[seg.name]
-                elif isinstance(extra, dict):
-                    node = extra
-                elif node.get("x-kubernetes-preserve-unknown-fields") is True:
-                    node = _FREE
-                else:
-                    return None
+                child = (node.get("properties") or {}).get(seg.name)
+                if child is None and isinstance(node.get("additionalProperties"), dict):
+                    child = node["additionalProperties"]
             else:   # a list item, by key or by position
-                items = node.get("items")
-                if isinstance(items, dict):
-                    node = items
-                elif node.get("x-kubernetes-preserve-unknown-fields") is True:
-                    node = _FREE
-                else:
-                    return None
+                child = node["items"] if isinstance(node.get("items"), dict) else None
+            if child is None:
+                if node.get("x-kubernetes-preserve-unknown-fields") is not True:
+                    return None    # a field the schema prunes
+                child = _FREE
+            node = child
         return node
 
     def free_form(self, path: Path) -> bool:
