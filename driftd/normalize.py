@@ -97,6 +97,7 @@ class Normalizer:
     disabled: frozenset[str] = frozenset()
     schema: SchemaHints | None = None   # the CRD's structural schema, when driftd could read it
     version: str = ""   # the API version the live object was read at (managedFields may be at others)
+    _free_form: dict = field(default_factory=dict, repr=False, compare=False)   # free_form's answers
 
     @classmethod
     def for_object(cls, rules: list[Rule], key: ObjectKey, desired: dict | None, live: dict | None,
@@ -186,10 +187,16 @@ class Normalizer:
         return (keys, {}) if keys else None
 
     def free_form(self, path: Path) -> bool:
-        """A value compared exactly: free-form in the CRD schema, or under a ``free-form`` rule."""
-        if self.schema is not None and self.schema.free_form(path):
-            return True
-        return any(self._first("free-form", path[:n]) is not None for n in range(len(path), 0, -1))
+        """A value compared exactly: free-form in the CRD schema, or at or under a ``free-form`` rule's
+        path. Asked for every field of a walk, so each path is decided once, from its parent's answer."""
+        if not path:
+            return False
+        known = self._free_form.get(path)
+        if known is None:
+            known = (self.free_form(path[:-1]) or self._first("free-form", path) is not None
+                     or (self.schema is not None and self.schema.free_form(path)))
+            self._free_form[path] = known
+        return known
 
     def ordered(self, path: Path) -> bool:
         return self._first("ordered", path) is not None
