@@ -135,6 +135,9 @@ class Pattern:
 
     text: str
     parts: tuple
+    tail: tuple = ()        # the parts after the last ``**`` (all of them when there is none)
+    anchored: bool = True   # no ``**``: the pattern matches paths of exactly its length
+
 
     @classmethod
     def compile(cls, text: str) -> "Pattern":
@@ -152,10 +155,21 @@ class Pattern:
                 parts.append(_ANY_ITEM)
             else:
                 parts.append(_parse_select(tok[1]))
-        return cls(text, tuple(parts))
+        depth = max((i for i, p in enumerate(parts) if p == _ANY_DEPTH), default=-1)
+        return cls(text, tuple(parts), tuple(parts[depth + 1:]), depth < 0)
 
     def matches(self, path: Path) -> bool:
-        return _match(self.parts, 0, path, 0)
+        # Rules are asked about every field of every object: check the fixed segments after the last
+        # ``**`` against the path's end first (``**.resources.limits.*``), which rejects almost every
+        # path at once, before ``**`` tries each depth.
+        tail = self.tail
+        n = len(tail)
+        if len(path) < n or (self.anchored and len(path) != n):
+            return False
+        for i in range(n):
+            if not _seg_matches(tail[i], path[len(path) - n + i]):
+                return False
+        return self.anchored or _match(self.parts, 0, path, 0)
 
     def matches_prefix(self, path: Path) -> bool:
         """True when some extension of ``path`` could match (used to prune walks)."""
