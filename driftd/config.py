@@ -178,16 +178,19 @@ TOP_KEYS = ("interval", "database", "state_dir", "compare", "clusters", "sources
             "normalization", "ignore", "alerts", "revert", "report", "log", "metrics")
 
 
+def _beside(p: str, base: Path) -> str:
+    """A path of the config taken relative to the config file's folder (``~`` expanded); URLs as they are."""
+    p = os.path.expanduser(p)
+    return p if os.path.isabs(p) or "://" in p or p.startswith("git@") else str((base / p).resolve())
+
+
 def parse_config(data: object, path: str | None = None) -> Config:
     where = ""
     r = _Reader(data if data is not None else {}, where, TOP_KEYS)
     base = Path(path).parent if path else Path.cwd()
 
     def resolve(p: str | None) -> str | None:
-        if p is None:
-            return None
-        p = os.path.expanduser(p)
-        return p if os.path.isabs(p) or "://" in p or p.startswith("git@") else str((base / p).resolve())
+        return None if p is None else _beside(p, base)
 
     interval = parse_duration(r.data.get("interval", "5m"), "interval")
     database = resolve(r.str("database", "/var/lib/driftd/driftd.db"))
@@ -359,8 +362,7 @@ def database_of(path: str | Path) -> str:
     value = data.get("database", Config(path=None).database)
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{path}: database: must be a path")
-    value = os.path.expanduser(value)
-    return value if os.path.isabs(value) else str((Path(path).parent / value).resolve())
+    return _beside(value, Path(path).parent)
 
 
 def load_config_file(path: str | Path, need_sources: bool = True) -> Config:
