@@ -39,11 +39,16 @@ def _kind_of(m: Manifest) -> tuple[str, str]:
     return (m.key.group, m.key.kind)
 
 
+def _version_of(m: Manifest) -> str:
+    """The version of the apiVersion Git declares ``m`` at (``v1alpha1`` of ``run.tanzu.vmware.com/v1alpha1``)."""
+    return str(m.obj.get("apiVersion", "")).split("/")[-1]
+
+
 def _versions_in_git(manifests: list[Manifest]) -> dict[tuple[str, str], str]:
     """The apiVersion Git uses most for each kind (live is listed at it, so the server converts)."""
     counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for m in manifests:
-        counts[_kind_of(m)][str(m.obj.get("apiVersion", "")).split("/")[-1]] += 1
+        counts[_kind_of(m)][_version_of(m)] += 1
     return {k: c.most_common(1)[0][0] for k, c in counts.items()}
 
 
@@ -211,7 +216,7 @@ def _at_git_versions(ctx: CycleContext, manifests: list[Manifest], live: list[di
     unread: set[ObjectKey] = set()
     for m in manifests:
         info = infos[_kind_of(m)]
-        version = str(m.obj.get("apiVersion", "")).split("/")[-1]
+        version = _version_of(m)
         live_key = match_live(m.key, live_by_key)
         if version == info.version or live_key is None:
             continue   # listed at its version already, or missing at every version
@@ -266,9 +271,8 @@ def _dry_runs(ctx: CycleContext, manifests: list[Manifest], live: list[dict], in
         assert ctx.kube is not None
         try:
             info = infos[kind]
-            version = str(m.obj.get("apiVersion", "")).split("/")[-1]
-            if version != info.version:   # applied at the version Git declares it in
-                info = ctx.kube.kind_info(info.group, info.kind, version)
+            if _version_of(m) != info.version:   # applied at the version Git declares it in
+                info = ctx.kube.kind_info(info.group, info.kind, _version_of(m))
             after, conflicts = _dry_run(ctx.kube, info, dry_run_body(m.obj, live_key.namespace),
                                         live_by_key[live_key])
         except KubeError as exc:
