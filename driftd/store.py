@@ -667,20 +667,7 @@ class AuditStore:
         payload.update(extra or {})
         created = iso_utc(run.finished_at or run.started_at)
         self._insert("outbox", {"created_at": created, "event_type": event_type, "event_id": event_id,
-                                "run_id": cyc.run_id, "payload": _dumps(payload), "attempts": 0,
-                                "next_attempt_at": created})
-
-    def pending_outbox(self, now: str, limit: int = 100) -> list[dict]:
-        """Outbox rows whose outbox-level ``delivered_at`` is unset and that are due at ``now``
-        (oldest first), payload decoded. Webhook delivery keeps its state per receiver in
-        ``deliveries`` instead (``fan_out``, ``pending_deliveries``)."""
-        with self._guard("read the outbox"):
-            rows = list(self.db.query(
-                "SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at IS NOT NULL "
-                "AND next_attempt_at <= ? ORDER BY id LIMIT ?", [iso_utc(now), limit]))
-        for r in rows:
-            r["payload"] = json.loads(r["payload"])
-        return rows
+                                "run_id": cyc.run_id, "payload": _dumps(payload)})
 
     # per-webhook deliveries (m003) ---------------------------------------------
 
@@ -765,16 +752,7 @@ class AuditStore:
             r["payload"] = json.loads(r["payload"])
         return rows
 
-    def mark_delivered(self, outbox_id: int, at: str) -> None:
-        with self._transaction("mark an alert delivered"):
-            self.db.execute("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL "
-                            "WHERE id = ?", [iso_utc(at), outbox_id])
 
-    def mark_failed(self, outbox_id: int, error: str, next_attempt_at: str | None) -> None:
-        """Count a failed delivery; ``next_attempt_at`` None means give up (never pending again)."""
-        with self._transaction("mark an alert failed"):
-            self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
-                            "WHERE id = ?", [error, iso_utc(next_attempt_at) if next_attempt_at else None, outbox_id])
 
     # reverts -----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from driftd.report import report_command
 from driftd.store import AuditStore
 from tests.unit.drift_helpers import by_path, one
 from tests.unit.history_helpers import GitRepo, check, indexed, live, source, text, tkc
+from tests.unit.test_store import outbox_rows
 
 DEMO01 = ObjectKey("run.tanzu.vmware.com", "TanzuKubernetesCluster", "prod", "prod-demo01")
 DEMO02 = ObjectKey("run.tanzu.vmware.com", "TanzuKubernetesCluster", "prod", "prod-demo02")
@@ -476,7 +477,7 @@ def test_evidence_with_commits_and_blame_survives_the_audit_trail_and_the_alert_
             ("unmanaged", "removed-in-git", shas["deleted"])
         assert gone["summary"] == f"unmanaged: live, removed from Git by {shas['deleted'][:10]} (delete prod-demo02)"
 
-        payloads = {p["payload"]["event"]["name"]: p["payload"] for p in store.pending_outbox("2027-01-01T00:00:00Z")}
+        payloads = {p["payload"]["event"]["name"]: p["payload"] for p in outbox_rows(store)}
         assert payloads["prod-demo01"]["fields"][0]["evidence"]["blame"]["sha"] == shas["raised"]
         assert payloads["prod-demo02"]["event"]["evidence"]["changed_by"]["subject"] == "delete prod-demo02"
 
