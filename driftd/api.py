@@ -38,10 +38,7 @@ def load_path(path: str | Path, default_namespace: str | None = None, relative_t
             data = f.read_bytes()
         except OSError as exc:
             raise DiffInputError(f"{f}: cannot read: {exc.strerror}") from exc
-        part = load_manifests(data, name, default_namespace)
-        total.manifests += part.manifests
-        total.problems += part.problems
-        total.notices += part.notices
+        total.add(load_manifests(data, name, default_namespace))
     return total
 
 
@@ -59,7 +56,7 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     # Nothing to compare is an input mistake (a wrong file, an empty redirect), never "everything
     # missing" or "in sync". kubectl's empty answer, `kind: List` with `items: []`, does say that
     # nothing is live.
-    if not have.manifests and not _declares_a_list(live):
+    if not have.manifests and not have.lists:
         raise DiffInputError(f"{live}: no Kubernetes object (needs apiVersion, kind and metadata.name; "
                              f"`kubectl get -o yaml` of nothing is a List with items: [])")
     if not want.manifests and not want.problems:
@@ -68,9 +65,7 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     if crd_paths:
         crds = LoadResult()
         for path in crd_paths:
-            part = load_path(path)
-            crds.manifests += part.manifests
-            crds.problems += part.problems
+            crds.add(load_path(path))
         if crds.problems:
             raise DiffInputError("; ".join(p.describe() for p in crds.problems))
         schemas = CrdSchemas.from_crds([m.obj for m in crds.manifests])
@@ -79,25 +74,6 @@ def diff_files(desired: str | Path, live: str | Path, namespace: str | None = No
     result = diff_sets(want.manifests, want.problems, [m.obj for m in have.manifests], options, schemas=schemas)
     result.notices = want.notices + have.notices
     return result
-
-
-
-
-def _declares_a_list(path: str | Path) -> bool:
-    """Whether a file (or a YAML file under a folder) holds a ``kind: ...List`` document with ``items``."""
-    import yaml
-
-    root = Path(path)
-    files = sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()) if root.is_dir() else [root]
-    for f in files:
-        try:
-            docs = list(yaml.safe_load_all(f.read_text(encoding="utf-8-sig")))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if any(isinstance(d, dict) and str(d.get("kind", "")).endswith("List") and isinstance(d.get("items"), list)
-               for d in docs):
-            return True
-    return False
 
 
 # ----------------------------------------------------------------------------- check / run

@@ -197,6 +197,13 @@ class LoadResult:
     manifests: list[Manifest] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    lists: int = 0   # ``kind: List`` documents unpacked (kubectl's answer for "nothing" is an empty one)
+
+    def add(self, other: "LoadResult") -> None:
+        self.manifests += other.manifests
+        self.problems += other.problems
+        self.notices += other.notices
+        self.lists += other.lists
 
 
 def _prepare(text: str | bytes) -> str:
@@ -230,6 +237,7 @@ def _add_document(doc: object, file: str, line: int, result: LoadResult, default
     if doc is None:
         return  # empty, comment-only or `~` document: nothing to apply (kubectl skips it too)
     if isinstance(doc, dict) and isinstance(doc.get("items"), list) and str(doc.get("kind", "")).endswith("List"):
+        result.lists += 1
         for n, item in enumerate(doc["items"], 1):
             _add_document(item, file, line, result, default_namespace,
                           f" (item {n} of the {doc.get('kind')})")
